@@ -1,0 +1,99 @@
+//! The typed error of the `draction` crate.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in `draction`, each naming the file involved where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The file's content is malformed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The file's format could not be recognised.
+    #[error("{path}: cannot tell the skeleton format ({reason}); pass --format", path = .path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// Why detection failed.
+        reason: String,
+    },
+    /// A layout name is not in the registry.
+    #[error(
+        "unknown layout '{0}' (known: ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15)"
+    )]
+    UnknownLayout(String),
+    /// An in-memory argument is inconsistent (wrong length, bad shape, …).
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+/// A malformed input file: which file, where in it (line, when known) and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number, when the format is line-oriented.
+    pub line: Option<usize>,
+    /// What was wrong.
+    pub msg: String,
+}
+
+impl ParseError {
+    /// A parse error at `line` (1-based) of `path`.
+    pub fn at(path: &Path, line: usize, msg: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line: Some(line),
+            msg: msg.into(),
+        }
+    }
+
+    /// A parse error for the whole of `path`.
+    pub fn file(path: &Path, msg: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line: None,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.msg),
+            None => write!(f, "{}: {}", self.path.display(), self.msg),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reads a whole file, mapping failures to [`Error::Io`].
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a whole file as UTF-8 text.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
+        ParseError::at(path, line, "not UTF-8 text").into()
+    })
+}

@@ -1,0 +1,224 @@
+//! Reading and writing skeleton files of every supported format, with format detection.
+//!
+//! [`read`] is the entry point: it detects the format (or takes the one given) and returns a
+//! [`Skeleton`]. Every parser checks declared sizes against the file's size before allocating,
+//! and reports errors as [`ParseError`]s naming the file, the line and what was wrong.
+
+pub mod bvh;
+pub mod coco;
+pub mod deepmimic;
+pub mod json;
+pub mod npy;
+pub mod ntu;
+pub mod openpose;
+mod tokens;
+
+use std::path::Path;
+
+use crate::error::{Error, ParseError, Result};
+use crate::layout::Layout;
+use crate::skeleton::{Format, Skeleton};
+
+/// Options that apply across formats.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Force a built-in layout for formats whose layout is guessed (npy, json).
+    pub layout: Option<String>,
+    /// NTU: keep at most this many bodies per frame (the authors keep the first two).
+    pub max_bodies: Option<usize>,
+}
+
+/// Reads a skeleton file, detecting its format when `format` is `None`.
+pub fn read(path: &Path, format: Option<Format>) -> Result<Skeleton> {
+    read_with(path, format, &ReadOptions::default())
+}
+
+/// [`read`] with options.
+pub fn read_with(path: &Path, format: Option<Format>, opts: &ReadOptions) -> Result<Skeleton> {
+    let format = match format {
+        Some(f) => f,
+        None => detect(path)?,
+    };
+    let layout = match &opts.layout {
+        Some(name) => Some(Layout::builtin(name)?),
+        None => None,
+    };
+    let mut skel = match format {
+        Format::Ntu => ntu::read(
+            path,
+            &ntu::NtuOptions {
+                max_bodies: opts.max_bodies,
+            },
+        )?,
+        Format::Bvh => bvh::read(path)?,
+        Format::HumanMl3d => npy::read_humanml3d(path)?,
+        Format::Npy => npy::read(path, layout.clone())?,
+        Format::OpenPose => openpose::read(path)?,
+        Format::Coco => coco::read(path)?,
+        Format::DeepMimic => deepmimic::read(path)?,
+        Format::Json => json::read(path, layout.clone())?,
+    };
+    skel.source.format = Some(format);
+    skel.source.path = Some(path.to_path_buf());
+    Ok(skel)
+}
+
+/// Detects a file's format from its extension and, where that is ambiguous, its content.
+pub fn detect(path: &Path) -> Result<Format> {
+    let unknown = |reason: &str| Error::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
+    if path.is_dir() {
+        return Ok(Format::OpenPose);
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "skeleton" => return Ok(Format::Ntu),
+        "bvh" => return Ok(Format::Bvh),
+        "npy" => {
+            return Ok(match npy::peek_shape(path)?.as_slice() {
+                [_, 22, 3] => Format::HumanMl3d,
+                _ => Format::Npy,
+            });
+        }
+        _ => {}
+    }
+    // Content sniffing on the first bytes.
+    let head = read_head(path, 4096)?;
+    let text = String::from_utf8_lossy(&head);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("HIERARCHY") {
+        return Ok(Format::Bvh);
+    }
+    if head.starts_with(b"\x93NUMPY") {
+        return Ok(Format::Npy);
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("\"Frames\":") && (compact.contains("\"Loop\"") || ext == "txt") {
+            return Ok(Format::DeepMimic);
+        }
+        if compact.contains("\"pose_keypoints_2d\"") || compact.contains("\"people\":") {
+            return Ok(Format::OpenPose);
+        }
+        if compact.contains("\"annotations\":") || compact.contains("\"keypoints\":") {
+            return Ok(Format::Coco);
+        }
+        return Ok(Format::Json);
+    }
+    if trimmed
+        .split_whitespace()
+        .next()
+        .is_some_and(|t| t.parse::<u64>().is_ok())
+    {
+        return Ok(Format::Ntu);
+    }
+    Err(unknown("not NTU, BVH, npy or JSON by extension or content"))
+}
+
+fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::with_capacity(n);
+    f.by_ref()
+        .take(n as u64)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    Ok(buf)
+}
+
+/// Writes a skeleton: `.npy` (float32 `[T, P, J, 3]`, absent = 0) or `.json` (our JSON).
+pub fn write(skel: &Skeleton, path: &Path) -> Result<()> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("npy") => npy::write_joints(skel, path),
+        Some("json") => json::write(skel, path),
+        _ => Err(ParseError::file(path, "output must end in .npy or .json").into()),
+    }
+}
+
+/// The facts `skeletonllm inspect` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// Format name.
+    pub format: String,
+    /// Layout name.
+    pub layout: String,
+    /// Frame count.
+    pub frames: usize,
+    /// Body slots.
+    pub persons: usize,
+    /// Joints per body.
+    pub joints: usize,
+    /// Frames per second, if known.
+    pub fps: Option<f32>,
+    /// Joint names.
+    pub joint_names: Vec<String>,
+    /// Fraction of joints present.
+    pub valid_fraction: f32,
+    /// Source metadata.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl Summary {
+    /// Summarises a skeleton.
+    pub fn of(skel: &Skeleton) -> Summary {
+        let valid = skel.valid();
+        let frac = if valid.is_empty() {
+            0.0
+        } else {
+            valid.iter().filter(|&&v| v).count() as f32 / valid.len() as f32
+        };
+        Summary {
+            format: skel
+                .source
+                .format
+                .map(|f| f.name().to_string())
+                .unwrap_or_default(),
+            layout: skel.layout().name.clone(),
+            frames: skel.frames(),
+            persons: skel.persons(),
+            joints: skel.joints(),
+            fps: skel.fps,
+            joint_names: skel.layout().joints.clone(),
+            valid_fraction: frac,
+            meta: skel.source.meta.clone(),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// crash never leaves a half-written file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

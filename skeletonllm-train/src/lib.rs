@@ -1,0 +1,15 @@
+//! # skeletonllm-train
+//!
+//! Datasets, annotation builders, the four SkeletonLLM training stages, losses, metrics and
+//! evaluation.
+//!
+//! Status: the crate is part of the workspace layout; the training stages are tracked by their
+//! own issue and are not in this crate yet. Today it only re-exports the skeleton crate it
+//! builds on.
+//!
+//! ```
+//! assert_eq!(skeletonllm_train::draction::Layout::builtin("smpl22")?.num_joints(), 22);
+//! # Ok::<(), skeletonllm_train::draction::Error>(())
+//! ```
+
+pub use draction;

@@ -1,0 +1,125 @@
+//! `skeletonllm`: the command-line tool. See `skeletonllm --help`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use draction::io::{ReadOptions, Summary};
+use draction::{Format, Layout, Skeleton};
+
+/// Universal skeleton understanding: read, convert and (soon) render and describe skeletons.
+#[derive(Parser)]
+#[command(name = "skeletonllm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command that reads a skeleton file.
+#[derive(clap::Args)]
+struct Input {
+    /// Skeleton file (or OpenPose folder).
+    file: PathBuf,
+    /// Format: auto, ntu, bvh, humanml3d, npy, openpose, coco, deepmimic, json.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Layout for npy/json files whose layout is guessed from the joint count.
+    #[arg(long)]
+    layout: Option<String>,
+    /// NTU: keep only the first N bodies of each frame (2 = the authors' view).
+    #[arg(long)]
+    max_bodies: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one JSON object describing a skeleton file.
+    Inspect {
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Write the joints as float32 [T, P, J, 3] .npy (absent bodies are zeros).
+    ExportJoints {
+        #[command(flatten)]
+        input: Input,
+        /// Output .npy file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Retarget to another layout and write .npy ([T, P, J, 3]) or .json (with the mask).
+    Convert {
+        #[command(flatten)]
+        input: Input,
+        /// Target layout (ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15).
+        #[arg(long)]
+        to: String,
+        /// Output .npy or .json file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn read_input(input: &Input) -> Result<Skeleton> {
+    let format = match input.format.as_str() {
+        "auto" => None,
+        name => Some(
+            Format::from_name(name)
+                .with_context(|| format!("{}: unknown --format '{name}'", input.file.display()))?,
+        ),
+    };
+    let opts = ReadOptions {
+        layout: input.layout.clone(),
+        max_bodies: input.max_bodies,
+    };
+    Ok(draction::io::read_with(&input.file, format, &opts)?)
+}
+
+fn check_out(out: &Path, exts: &[&str]) -> Result<()> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !exts.contains(&ext.as_str()) {
+        bail!(
+            "{}: output must end in .{}",
+            out.display(),
+            exts.join(" or .")
+        );
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Inspect { input } => {
+            let skel = read_input(&input)?;
+            println!("{}", serde_json::to_string(&Summary::of(&skel))?);
+        }
+        Command::ExportJoints { input, out } => {
+            check_out(&out, &["npy"])?;
+            let skel = read_input(&input)?;
+            draction::io::npy::write_joints(&skel, &out)?;
+        }
+        Command::Convert { input, to, out } => {
+            check_out(&out, &["npy", "json"])?;
+            let target = Layout::builtin(&to)?;
+            let skel = read_input(&input)?;
+            draction::io::write(&skel.retarget(&target), &out)?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error chain joined.
+            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", msg.join(": ").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
