@@ -19,3 +19,9 @@
 pub use draction;
 pub use skeletonllm_model;
 pub use skeletonllm_train;
+
+/// The compute device for the enabled backend feature (CUDA, then wgpu, then the CPU `flex`
+/// backend).
+pub fn device() -> draction::burn::tensor::Device {
+    draction::burn::tensor::Device::default()
+}

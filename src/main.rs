@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use draction::io::{ReadOptions, Summary};
 use draction::{Format, Layout, Skeleton};
 
+mod render;
+
 /// Universal skeleton understanding: read, convert and (soon) render and describe skeletons.
 #[derive(Parser)]
 #[command(name = "skeletonllm", version, about)]
@@ -55,6 +57,32 @@ enum Command {
         #[arg(long)]
         to: String,
         /// Output .npy or .json file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Render a skeleton with DrAction: frames.npy, PNGs, contact sheet, GIF and render.json.
+    Render {
+        #[command(flatten)]
+        input: Input,
+        /// DrAction checkpoint (skeletonllm-draction-v1 .safetensors).
+        #[arg(long)]
+        weights: PathBuf,
+        /// Frames to sample.
+        #[arg(long, default_value_t = 12)]
+        frames: usize,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 448)]
+        size: usize,
+        /// Raw-frame indices to render as given (comma-separated; skips sampling).
+        #[arg(long, value_delimiter = ',')]
+        frame_indices: Option<Vec<usize>>,
+        /// Frame sampler: official (the authors'), visualizer, middle, random:<seed>.
+        #[arg(long, default_value = "official")]
+        sampler: String,
+        /// Force the reference rasteriser.
+        #[arg(long)]
+        exact: bool,
+        /// Output folder.
         #[arg(long)]
         out: PathBuf,
     },
@@ -107,6 +135,33 @@ fn run(cli: Cli) -> Result<()> {
             let target = Layout::builtin(&to)?;
             let skel = read_input(&input)?;
             draction::io::write(&skel.retarget(&target), &out)?;
+        }
+        Command::Render {
+            input,
+            weights,
+            frames,
+            size,
+            frame_indices,
+            sampler,
+            exact,
+            out,
+        } => {
+            let sampler = draction::prep::Sampler::from_name(&sampler).with_context(|| {
+                format!(
+                    "unknown --sampler '{sampler}' (official, visualizer, middle, random:<seed>)"
+                )
+            })?;
+            if size == 0 || frames == 0 {
+                bail!("--size and --frames must be positive");
+            }
+            let settings = render::RenderSettings {
+                frames,
+                size,
+                indices: frame_indices,
+                sampler,
+                exact,
+            };
+            render::run(&input.file, read_input(&input)?, &weights, &settings, &out)?;
         }
     }
     Ok(())

@@ -30,6 +30,14 @@ pub enum Error {
         "unknown layout '{0}' (known: ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15)"
     )]
     UnknownLayout(String),
+    /// A checkpoint file is malformed or does not fit the model.
+    #[error("{path}: {msg}", path = .path.display())]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong (every missing, unexpected or mis-shaped tensor).
+        msg: String,
+    },
     /// An in-memory argument is inconsistent (wrong length, bad shape, …).
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -29,14 +29,18 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod error;
+pub mod export;
 pub mod io;
 pub mod layout;
 pub mod prep;
+pub mod render;
 pub mod skeleton;
 #[cfg(test)]
 mod testdata;
 
+pub use burn;
 pub use error::{Error, ParseError, Result};
 pub use layout::{BodyPart, Canonical, Layout};
 pub use skeleton::{Format, Skeleton, Source};

@@ -179,8 +179,9 @@ pub struct Normalize {
     pub center: bool,
     /// Scale so that the median body height (head/neck to ankles) is this many units.
     pub height: Option<f32>,
-    /// Rotate about the up axis so that the first frame's hips (else shoulders) point along +x
-    /// (right → left), i.e. the person faces the camera along −z.
+    /// Rotate about the up axis so that the person of the first frame faces a camera at the
+    /// origin looking down +z: the left→right hip (else shoulder) vector points along +x
+    /// (right-handed data: right = forward × up).
     pub face_forward: bool,
     /// The up axis.
     pub up: UpAxis,
@@ -224,15 +225,15 @@ pub fn normalize(skel: &mut Skeleton, opts: &Normalize) -> Result<()> {
     } else {
         None
     };
-    // Facing: the vector from the right to the left hip (or shoulder), projected on the floor.
+    // Facing: the vector from the left to the right hip (or shoulder), projected on the floor.
     let yaw = if opts.face_forward {
         let pair = |l, r| Some((first_valid(l)?, first_valid(r)?));
         pair(Canonical::LHip, Canonical::RHip)
             .or_else(|| pair(Canonical::LShoulder, Canonical::RShoulder))
             .map(|(l, r)| {
                 let (a, b) = match opts.up {
-                    UpAxis::Y => (l[0] - r[0], l[2] - r[2]),
-                    UpAxis::Z => (l[0] - r[0], l[1] - r[1]),
+                    UpAxis::Y => (r[0] - l[0], r[2] - l[2]),
+                    UpAxis::Z => (r[0] - l[0], r[1] - l[1]),
                 };
                 b.atan2(a)
             })

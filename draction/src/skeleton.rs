@@ -269,6 +269,45 @@ impl Skeleton {
         Ok(out)
     }
 
+    /// The first `n` body slots (all of them if there are fewer).
+    pub fn select_persons(&self, n: usize) -> Skeleton {
+        let keep = n.min(self.persons);
+        let j = self.joints();
+        let mut pos = Vec::with_capacity(self.frames * keep * j * 3);
+        let mut valid = Vec::with_capacity(self.frames * keep * j);
+        for t in 0..self.frames {
+            let start = t * self.persons * j;
+            pos.extend_from_slice(&self.positions[start * 3..(start + keep * j) * 3]);
+            valid.extend_from_slice(&self.valid[start..start + keep * j]);
+        }
+        Skeleton {
+            positions: pos,
+            valid,
+            frames: self.frames,
+            persons: keep,
+            layout: self.layout.clone(),
+            fps: self.fps,
+            source: self.source.clone(),
+        }
+    }
+
+    /// Applies `f` to the position of every present joint (missing joints stay at zero; a
+    /// non-finite result makes the joint missing).
+    pub fn map_positions(&mut self, f: impl Fn([f32; 3]) -> [f32; 3]) {
+        for i in 0..self.valid.len() {
+            if self.valid[i] {
+                let p = &mut self.positions[i * 3..i * 3 + 3];
+                let q = f([p[0], p[1], p[2]]);
+                if q.iter().all(|x| x.is_finite()) {
+                    p.copy_from_slice(&q);
+                } else {
+                    p.fill(0.0);
+                    self.valid[i] = false;
+                }
+            }
+        }
+    }
+
     /// This skeleton in another layout: each target joint is copied from the source joint with
     /// the same canonical counterpart; target joints without one are missing (mask false).
     pub fn retarget(&self, target: &Layout) -> Skeleton {
