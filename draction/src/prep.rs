@@ -543,10 +543,16 @@ mod tests {
         .unwrap();
         let close = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
         assert!(close(s.position(0, 0, 0), [0.0; 3]));
+        // Facing the camera: right hip at +x, left hip at −x.
         assert!(
-            close(s.position(0, 0, 12), [0.4, 0.0, 0.0]),
+            close(s.position(0, 0, 12), [-0.4, 0.0, 0.0]),
             "{:?}",
             s.position(0, 0, 12)
+        );
+        assert!(
+            close(s.position(0, 0, 16), [0.4, 0.0, 0.0]),
+            "{:?}",
+            s.position(0, 0, 16)
         );
         assert!(close(s.position(0, 0, 3), [0.0, 1.6, 0.0]));
         assert_eq!(lower_median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
