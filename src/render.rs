@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use draction::Skeleton;
 use draction::prep::Sampler;
-use draction::render::{Camera, Clip, ClipOptions};
+use draction::render::{Camera, Clip, ClipOptions, Rasterizer};
 
 /// Settings of one render.
 pub struct RenderSettings {
@@ -37,7 +37,12 @@ pub fn run(
     let clip = Clip::prepare(&skel, model.config().num_joints, &opts)
         .with_context(|| format!("{}", file.display()))?;
     let t1 = Instant::now();
-    let frames = model.render(&clip, Camera::new(s.size), &device);
+    let raster = if s.exact {
+        Rasterizer::Reference
+    } else {
+        Rasterizer::Fast
+    };
+    let frames = model.render_with(&clip, Camera::new(s.size), raster, &device);
     let values = draction::checkpoint::host_values(frames);
     let t_render = t1.elapsed();
     let t2 = Instant::now();
@@ -53,8 +58,7 @@ pub fn run(
         "size": s.size,
         "indices": clip.indices,
         "sampler": if s.indices.is_some() { "given".to_string() } else { format!("{:?}", s.sampler) },
-        "path": "reference",
-        "exact_requested": s.exact,
+        "path": raster.name(),
         "topology": match clip.topology { draction::render::clip::Topology::Exact => "exact", _ => "cross" },
         "gaussians_per_body": clip.gaussians(model.num_gaussians()),
         "bodies": clip.persons,

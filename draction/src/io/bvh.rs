@@ -35,6 +35,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Skeleton> {
     let mut tok = Tokens::new(path, text);
     let joints = parse_hierarchy(path, &mut tok)?;
     let header = parse_motion_header(path, &mut tok, channel_count(&joints))?;
+    super::check_dense_size(
+        path,
+        Some(header.frames_line),
+        [header.frames, 1, joints.len()],
+        text.len(),
+    )?;
     let frames_text = text
         .get(text.len() - tok.remaining_bytes()..)
         .unwrap_or_default();
@@ -371,6 +377,8 @@ fn parse_channels(
 /// What the MOTION section declares before its frames.
 struct MotionHeader {
     frames: usize,
+    /// Line of the frame count.
+    frames_line: usize,
     /// Seconds per frame (non-negative, finite).
     frame_time: f64,
     /// The frame time as written.
@@ -416,6 +424,7 @@ fn parse_motion_header(
         })?;
     Ok(MotionHeader {
         frames,
+        frames_line,
         frame_time,
         frame_time_text: t.to_string(),
         line,
@@ -925,6 +934,23 @@ Frame Time: 0.5
         );
         let text = text.replace("Frames: 1000000000", "Frames: 18446744073709551615");
         assert_err(&text, &[":8:", "frame count"]);
+    }
+
+    #[test]
+    fn many_joints_times_many_frames_is_an_error_not_an_allocation() {
+        // 90 KB: 2001 joints (one channel in all) × 20000 frames used to expand to 40 million
+        // joint slots (0.5 GB).
+        let mut text = "HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 1 Xposition\n".to_string();
+        text += &"JOINT j\n{\nOFFSET 0 0 0\n}\n".repeat(2000);
+        text += "}\nMOTION\nFrames: 20000\nFrame Time: 0.01\n";
+        text += &"1\n".repeat(20000);
+        assert_err(
+            &text,
+            &[
+                ":8008:",
+                "20000 frames × 1 bodies × 2001 joints is too large for a 90093-byte input",
+            ],
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Skeleton> {
     let j = 17;
     let t = by_image.len();
     let p = by_image.values().map(Vec::len).max().unwrap_or(0);
+    super::check_dense_size(path, None, [t, p, j], text.len())?;
     let mut pos = vec![0.0f32; t * p * j * 3];
     let mut valid = vec![false; t * p * j];
     let mut meta = BTreeMap::new();
@@ -145,6 +146,27 @@ mod tests {
         assert!(!s.body_present(1, 0)); // image 5: no annotations
         assert!(!s.is_valid(2, 0, 0));
         assert_eq!(s.source.meta["image_ids"], "3,5,7");
+    }
+
+    #[test]
+    fn many_images_times_a_crowded_one_is_an_error_not_an_allocation() {
+        // 98 KB: 5000 images, 300 annotations on one of them, used to expand to
+        // [5000, 300, 17] (0.3 GB).
+        let images: Vec<String> = (0..5000).map(|i| format!("{{\"id\":{i}}}")).collect();
+        let ann = format!(
+            "{{\"image_id\":0,\"keypoints\":[{}]}}",
+            vec!["0"; 51].join(",")
+        );
+        let text = format!(
+            "{{\"images\":[{}],\"annotations\":[{}]}}",
+            images.join(","),
+            vec![ann; 300].join(",")
+        );
+        let e = parse(Path::new("c.json"), &text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("c.json: 5000 frames × 300 bodies × 17 joints is too large"),
+            "{e}"
+        );
     }
 
     #[test]

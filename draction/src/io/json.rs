@@ -89,6 +89,7 @@ pub fn parse(path: &Path, text: &str, layout: Option<Layout>) -> Result<Skeleton
     let j = layout.num_joints();
     let t = frames.len();
     let p = frames.iter().map(Vec::len).max().unwrap_or(0);
+    super::check_dense_size(path, None, [t, p, j], text.len())?;
     let mut pos = vec![0.0f32; t * p * j * 3];
     let mut valid = vec![false; t * p * j];
     for (ti, bodies) in frames.iter().enumerate() {
@@ -202,6 +203,24 @@ mod tests {
         assert_eq!(s.dims(), [2, 2, 17]);
         assert!(!s.body_present(0, 1));
         assert_eq!(s.position(1, 1, 0), [3.0; 3]);
+    }
+
+    #[test]
+    fn crowded_frame_among_many_empty_ones_is_an_error_not_an_allocation() {
+        // 100 KB: a one-joint layout, one frame of 10000 bodies and 10000 empty frames used to
+        // expand to [10001, 10000, 1] (1.2 GB).
+        let text = format!(
+            "{{\"layout\": \"bvh\", \"joints\": [\"a\"], \"parents\": [null], \"frames\": [[{}]{}]}}",
+            vec!["[null]"; 10000].join(","),
+            ",[]".repeat(10000)
+        );
+        let e = parse(Path::new("bad.json"), &text, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("bad.json: 10001 frames × 10000 bodies × 1 joints is too large"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -121,6 +121,40 @@ pub fn detect(path: &Path) -> Result<Format> {
     Err(unknown("not NTU, BVH, npy or JSON by extension or content"))
 }
 
+/// Joint slots (`frames × persons × joints`) that any input may expand to, however small.
+const DENSE_MIN_SLOTS: usize = 1 << 22;
+/// Joint slots allowed per byte of input beyond [`DENSE_MIN_SLOTS`].
+const DENSE_SLOTS_PER_BYTE: usize = 16;
+
+/// Checks, before the dense `[frames, persons, joints, 3]` output is allocated, that it is in
+/// proportion to the `input_len` bytes it is read from: `persons` is the most bodies of any
+/// frame, so a small file with one crowded frame and many empty ones would otherwise expand
+/// quadratically. The limit, 2^22 joint slots or 16 per input byte, is far above what real
+/// recordings need.
+pub(crate) fn check_dense_size(
+    path: &Path,
+    line: Option<usize>,
+    [frames, persons, joints]: [usize; 3],
+    input_len: usize,
+) -> Result<(), ParseError> {
+    let limit = DENSE_MIN_SLOTS.max(input_len.saturating_mul(DENSE_SLOTS_PER_BYTE));
+    let slots = frames
+        .checked_mul(persons)
+        .and_then(|n| n.checked_mul(joints));
+    if slots.is_some_and(|n| n <= limit) {
+        return Ok(());
+    }
+    let msg = format!(
+        "{frames} frames × {persons} bodies × {joints} joints is too large for a \
+         {input_len}-byte input (at most {limit} joint slots)"
+    );
+    Err(ParseError {
+        path: path.to_path_buf(),
+        line,
+        msg,
+    })
+}
+
 fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
     use std::io::Read;
     let io = |source| Error::Io {

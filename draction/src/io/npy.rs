@@ -134,6 +134,13 @@ fn parse_header(path: &Path, bytes: &[u8], file_len: usize) -> Result<NpyHeader,
             )));
         }
     }
+    // Only an empty array can get here with a dimension larger than the file: refuse it, or a
+    // tiny file could claim 10^18 frames or bodies.
+    if shape.iter().any(|&d| d > file_len) {
+        return Err(err(format!(
+            "shape {shape:?} is empty but claims more frames or bodies than the file ({file_len} bytes) could hold"
+        )));
+    }
     Ok(NpyHeader {
         shape,
         dtype,
@@ -437,6 +444,18 @@ mod tests {
                     v
                 },
                 "header length",
+            ),
+            (
+                header_bytes(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1000000000000000000, 25, 3), }",
+                ),
+                "is empty but claims",
+            ),
+            (
+                header_bytes(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000000000, 0, 25, 3), }",
+                ),
+                "is empty but claims",
             ),
         ];
         for (bytes, want) in cases {

@@ -43,6 +43,7 @@ struct Body {
 /// Parses NTU text already read from `path`.
 pub fn parse(path: &Path, text: &str, opts: &NtuOptions) -> Result<Skeleton> {
     let mut tok = Tokens::new(path, text);
+    let frames_line = tok.line();
     // Each frame needs at least its body count ("0" plus a separator): 2 bytes.
     let frames = tok.count("frame count", tok.remaining_bytes() / 2)?;
     let mut per_frame: Vec<Vec<Body>> = Vec::with_capacity(frames);
@@ -109,6 +110,12 @@ pub fn parse(path: &Path, text: &str, opts: &NtuOptions) -> Result<Skeleton> {
         Some(m) => m,
         None => per_frame.iter().map(Vec::len).max().unwrap_or(0),
     };
+    super::check_dense_size(
+        path,
+        Some(frames_line),
+        [frames, persons, NTU_JOINTS],
+        text.len(),
+    )?;
     let mut pos = vec![0.0f32; frames * persons * NTU_JOINTS * 3];
     let mut valid = vec![false; frames * persons * NTU_JOINTS];
     for (t, bodies) in per_frame.iter().enumerate() {
@@ -291,6 +298,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("after the last frame"), "{e}");
+    }
+
+    #[test]
+    fn crowded_frame_among_many_empty_ones_is_an_error_not_an_allocation() {
+        // 48 KB: one frame of 2000 joint-less bodies and 2000 empty frames used to expand to
+        // [2001, 2000, 25] (1.2 GB).
+        let mut text = "2001\n2000\n".to_string();
+        text += &"0 0 0 0 0 0 0 0 0 0 0\n".repeat(2000);
+        text += &"0\n".repeat(2000);
+        let e = parse_str(&text, &NtuOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("S001C002P003R001A010.skeleton:1:"), "{e}");
+        assert!(
+            e.contains("2001 frames × 2000 bodies × 25 joints is too large"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn huge_max_bodies_is_an_error_not_an_overflow() {
+        let text = format!("1\n1\n{}", body(25, 0.1));
+        let e = parse_str(
+            &text,
+            &NtuOptions {
+                max_bodies: Some(usize::MAX),
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("too large"), "{e}");
     }
 
     #[test]

@@ -51,8 +51,10 @@ pub fn read(path: &Path) -> Result<Skeleton> {
     };
     let mut frames: Vec<People> = Vec::with_capacity(files.len());
     let mut joints: Option<(usize, PathBuf)> = None;
+    let mut input_len = 0usize;
     for file in &files {
         let text = read_text(file)?;
+        input_len = input_len.saturating_add(text.len());
         let frame: Frame = serde_json::from_str(&text)
             .map_err(|e| ParseError::at(file, e.line().max(1), e.to_string()))?;
         let mut people = Vec::with_capacity(frame.people.len());
@@ -92,6 +94,7 @@ pub fn read(path: &Path) -> Result<Skeleton> {
     let layout = Layout::builtin(if j == 18 { "openpose18" } else { "openpose25" })?;
     let t = frames.len();
     let p = frames.iter().map(Vec::len).max().unwrap_or(0);
+    super::check_dense_size(path, None, [t, p, j], input_len)?;
     let mut pos = vec![0.0f32; t * p * j * 3];
     let mut valid = vec![false; t * p * j];
     for (ti, people) in frames.iter().enumerate() {
@@ -156,6 +159,24 @@ mod tests {
         assert!(!s.body_present(1, 0));
         assert!(!s.is_valid(2, 1, 0));
         assert_eq!(s.position(2, 1, 1), [31.0, 30.0, 0.0]);
+    }
+
+    #[test]
+    fn crowded_frame_among_many_empty_ones_is_an_error_not_an_allocation() {
+        // 3000 empty frames and one of 3000 people (42 KB in all) used to expand to
+        // [3001, 3000, 25] (2.6 GB).
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3000 {
+            std::fs::write(dir.path().join(format!("f{i:05}.json")), "{\"people\":[]}").unwrap();
+        }
+        let crowd = format!("{{\"people\":[{}]}}", vec!["{}"; 3000].join(","));
+        std::fs::write(dir.path().join("f99999.json"), crowd).unwrap();
+        let e = read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(&dir.path().display().to_string()), "{e}");
+        assert!(
+            e.contains("3001 frames × 3000 bodies × 25 joints is too large"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 use burn::tensor::{Device, Tensor};
 
+use crate::checkpoint::host_values;
 use crate::layout::Layout;
-use crate::render::{Camera, Clip, ClipOptions, DrActionConfig};
+use crate::render::{Camera, Clip, ClipOptions, DrActionConfig, Rasterizer};
 use crate::skeleton::Skeleton;
 
 /// A standing NTU-like pose at z = 3 m (metres, y up).
@@ -154,4 +155,109 @@ fn gradients_reach_every_parameter() {
         .grad(&grads)
         .expect("quats are tracked");
     assert!(q.abs().sum().into_scalar::<f32>().is_finite());
+}
+
+#[test]
+fn fast_matches_reference_frames() {
+    let device = Device::default();
+    device.seed(3);
+    let model = DrActionConfig::new().init_with_pose(&standing_pose(), &device);
+    // Two bodies, the second absent in some frames.
+    let one = walking_ntu(24);
+    let mut pos = Vec::new();
+    for t in 0..24 {
+        for b in 0..2 {
+            for j in 0..25 {
+                let p = one.position(t, 0, j);
+                if b == 1 && t % 5 == 0 {
+                    pos.extend_from_slice(&[0.0; 3]);
+                } else {
+                    pos.extend_from_slice(&[p[0] + 0.6 * b as f32, p[1], p[2] + 0.4 * b as f32]);
+                }
+            }
+        }
+    }
+    let two = Skeleton::from_dense(pos, 24, 2, Layout::builtin("ntu25").unwrap()).unwrap();
+    let clip = Clip::prepare(
+        &two,
+        25,
+        &ClipOptions {
+            frames: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for size in [48, 96] {
+        let cam = Camera::new(size);
+        let fast = host_values(model.render_with(&clip, cam, Rasterizer::Fast, &device));
+        let reference = host_values(model.render_with(&clip, cam, Rasterizer::Reference, &device));
+        let diffs: Vec<f32> = fast
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
+        let max = diffs.iter().cloned().fold(0.0, f32::max);
+        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        assert!(max <= 1.0 / 255.0, "S={size}: max abs {max}");
+        assert!(mean <= 1e-4, "S={size}: mean abs {mean}");
+        assert!(reference.iter().cloned().fold(0.0, f32::max) > 0.3);
+    }
+}
+
+#[test]
+fn fast_gradients_match_reference() {
+    let device = Device::default().autodiff();
+    device.seed(4);
+    let model = DrActionConfig::new().init_with_pose(&standing_pose(), &device);
+    let clip = Clip::prepare(
+        &walking_ntu(16),
+        25,
+        &ClipOptions {
+            frames: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cam = Camera::new(40);
+    let weights = Tensor::<4>::random(
+        [2, 40, 40, 3],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        &device,
+    );
+    let grads_of = |raster| {
+        let loss = (model.render_with(&clip, cam, raster, &device) * weights.clone()).sum();
+        let g = loss.backward();
+        let get = |t: Option<Tensor<2>>| host_values(t.expect("a gradient"));
+        vec![
+            ("canonical_means", get(model.canonical_means.grad(&g))),
+            ("canonical_scales", get(model.canonical_scales.grad(&g))),
+            ("canonical_features", get(model.canonical_features.grad(&g))),
+            (
+                "appearance_head.0.weight",
+                get(model.appearance_head.fc1.weight.grad(&g)),
+            ),
+            (
+                "nfm.2.weight",
+                get(model.nfm.as_ref().unwrap().fc2.weight.grad(&g)),
+            ),
+            ("lbs_weights_logits", get(model.lbs_weights_logits.grad(&g))),
+        ]
+    };
+    let fast = grads_of(Rasterizer::Fast);
+    let reference = grads_of(Rasterizer::Reference);
+    for ((name, a), (_, b)) in fast.iter().zip(&reference) {
+        let norm = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt();
+        assert!(norm > 0.0, "{name}: zero reference gradient");
+        assert!(
+            diff <= 1e-3 * norm,
+            "{name}: relative difference {}",
+            diff / norm
+        );
+    }
 }
