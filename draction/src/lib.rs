@@ -37,6 +37,7 @@ pub mod layout;
 pub mod prep;
 pub mod render;
 pub mod skeleton;
+pub mod synthetic;
 #[cfg(test)]
 mod testdata;
 

@@ -7,52 +7,10 @@ use crate::layout::Layout;
 use crate::render::{Camera, Clip, ClipOptions, DrActionConfig, Rasterizer};
 use crate::skeleton::Skeleton;
 
-/// A standing NTU-like pose at z = 3 m (metres, y up).
-pub(crate) fn standing_pose() -> Vec<[f32; 3]> {
-    vec![
-        [0.0, 0.0, 3.0],    // spine base
-        [0.0, 0.25, 3.0],   // spine mid
-        [0.0, 0.55, 3.0],   // neck
-        [0.0, 0.7, 3.0],    // head
-        [0.2, 0.45, 3.0],   // left shoulder
-        [0.3, 0.2, 3.0],    // left elbow
-        [0.35, -0.05, 3.0], // left wrist
-        [0.37, -0.12, 3.0], // left hand
-        [-0.2, 0.45, 3.0],  // right shoulder
-        [-0.3, 0.2, 3.0],   // right elbow
-        [-0.35, -0.05, 3.0],
-        [-0.37, -0.12, 3.0],
-        [0.1, -0.05, 3.0], // left hip
-        [0.12, -0.45, 3.0],
-        [0.13, -0.85, 3.0],
-        [0.13, -0.9, 2.9],
-        [-0.1, -0.05, 3.0], // right hip
-        [-0.12, -0.45, 3.0],
-        [-0.13, -0.85, 3.0],
-        [-0.13, -0.9, 2.9],
-        [0.0, 0.5, 3.0], // spine shoulder
-        [0.39, -0.18, 3.0],
-        [0.33, -0.1, 2.95],
-        [-0.39, -0.18, 3.0],
-        [-0.33, -0.1, 2.95],
-    ]
-}
+pub(crate) use crate::synthetic::ntu_standing_pose as standing_pose;
 
 pub(crate) fn walking_ntu(frames: usize) -> Skeleton {
-    let pose = standing_pose();
-    let mut pos = Vec::new();
-    for t in 0..frames {
-        let ph = t as f32 * 0.3;
-        for (j, p) in pose.iter().enumerate() {
-            let swing = match j {
-                5..=7 | 17..=19 => 0.1 * ph.sin(),
-                9..=11 | 13..=15 => -0.1 * ph.sin(),
-                _ => 0.0,
-            };
-            pos.extend_from_slice(&[p[0] + 0.01 * t as f32, p[1], p[2] + swing]);
-        }
-    }
-    Skeleton::from_dense(pos, frames, 1, Layout::builtin("ntu25").unwrap()).unwrap()
+    crate::synthetic::walking_ntu(frames, 1)
 }
 
 #[test]
