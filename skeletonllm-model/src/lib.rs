@@ -1,15 +1,69 @@
 //! # skeletonllm-model
 //!
-//! The multimodal LLM side of SkeletonLLM: InternViT, pixel-shuffle projector and the
-//! Llama-family (Qwen2) decoder, weight loading, tokenizer, generation and LoRA.
+//! The multimodal LLM side of SkeletonLLM: InternVL3 on Burn.
 //!
-//! Status: the crate is part of the workspace layout; the InternVL3 port itself is tracked by
-//! its own issue and is not in this crate yet. Today it only re-exports the skeleton crate it
-//! builds on.
+//! ```text
+//! pixel_values [n,3,H,W] ─► intern_vit::InternVit ─► [n, 1+patches, C]
+//!   ─► projector: drop CLS, pixel shuffle 0.5, LayerNorm → Linear → GELU → Linear ─► [n, tokens, D]
+//!   ─► internvl::InternVl::embed_with_images: features replace the <IMG_CONTEXT> embeddings
+//!   ─► qwen2::Qwen2ForCausalLm (Llama family: RMSNorm, RoPE + dynamic NTK, GQA, SwiGLU) ─► logits
+//! ```
+//!
+//! - [`config`]: `config.json` (HF-native and OpenGVLab layouts, both RoPE styles) → Burn configs.
+//! - [`load`]: safetensors checkpoints (sharded too) in either layout, bf16/f16 widened to f32,
+//!   every missing/unexpected/mis-shaped tensor named in [`Error::Weights`].
+//! - [`mod@generate`]: greedy decoding with or without the [`KvCache`].
+//!
+//! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
+//! checkpoint keys. Not here yet: tokenizer + chat template, LoRA, DrAction glue.
+//!
+//! A tiny random model, end to end:
 //!
 //! ```
-//! assert_eq!(skeletonllm_model::draction::Layout::builtin("ntu25")?.num_joints(), 25);
-//! # Ok::<(), skeletonllm_model::draction::Error>(())
+//! use burn::tensor::{Device, Int, Tensor, TensorData};
+//! use skeletonllm_model::{
+//!     GenerateOptions, InternVitConfig, InternVlConfig, InternVlInput, MultiModalProjectorConfig,
+//!     Qwen2Config, generate,
+//! };
+//!
+//! let device = Device::default();
+//! let vision = InternVitConfig::new(16, 1, 2, 32).with_image_size(28); // 2x2 patches -> 1 token
+//! let text = Qwen2Config::new(32, 16, 32, 1, 2, 1);
+//! let projector = MultiModalProjectorConfig::new(16, 16);
+//! let model = InternVlConfig::new(vision, projector, text)
+//!     .with_image_token_id(31)
+//!     .init(&device);
+//!
+//! let ids = TensorData::new(vec![1i64, 31, 2], [1, 3]); // one <IMG_CONTEXT> for one image
+//! let input = InternVlInput::new(Tensor::<2, Int>::from_data(ids, &device))
+//!     .pixel_values(Tensor::zeros([1, 3, 28, 28], &device));
+//! let out = model.forward(input.clone())?;
+//! assert_eq!(out.logits.dims(), [1, 3, 32]);
+//! assert_eq!(out.image.unwrap().vision_last_hidden_state.dims(), [1, 5, 16]);
+//!
+//! let new_tokens = generate(&model, input, GenerateOptions::greedy(4))?;
+//! assert_eq!(new_tokens.len(), 4);
+//! # Ok::<(), skeletonllm_model::Error>(())
 //! ```
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod intern_vit;
+pub mod internvl;
+pub mod load;
+pub mod projector;
+pub mod qwen2;
+
+pub use cache::KvCache;
+pub use config::CheckpointConfig;
+pub use error::{Error, Result};
+pub use generate::{GenerateOptions, Sampler, generate};
+pub use intern_vit::{InternVit, InternVitConfig};
+pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
+pub use load::{CheckpointLayout, load_pretrained};
+pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle};
+pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
 
 pub use draction;

@@ -1,0 +1,81 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when a user file (config, weights, inputs) comes in.
+///
+/// Programmer errors (mis-shaped tensors handed to a `forward`) panic instead and are documented
+/// under `# Panics`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A JSON file (config, shard index) did not parse into the expected structure.
+    #[error("{}: invalid JSON: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying parse error.
+        source: serde_json::Error,
+    },
+    /// A config parsed but asks for something this port does not implement, or is inconsistent.
+    #[error("{}: unsupported config: {msg}", path.display())]
+    Config {
+        /// The config file (empty when the config was built in code).
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        msg: String,
+    },
+    /// A safetensors file could not be opened or decoded.
+    #[error("{}: safetensors: {msg}", path.display())]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        msg: String,
+    },
+    /// The weights do not fit the model: every missing, unexpected or mis-shaped tensor is named.
+    #[error(
+        "{}: weights do not match the model: {} missing {:?}, {} unexpected {:?}, {} mis-shaped {:?}",
+        path.display(), missing.len(), missing, unexpected.len(), unexpected,
+        mismatched.len(), mismatched
+    )]
+    Weights {
+        /// The checkpoint (file or directory).
+        path: PathBuf,
+        /// Model parameters (Burn module paths) no tensor was found for.
+        missing: Vec<String>,
+        /// Checkpoint tensors (after renaming) that no parameter takes.
+        unexpected: Vec<String>,
+        /// Tensors present under the right name but with the wrong shape or kind, with details.
+        mismatched: Vec<String>,
+    },
+    /// A tensor named by the caller is absent from an input file.
+    #[error("{}: no tensor named `{name}`", path.display())]
+    MissingInput {
+        /// The file.
+        path: PathBuf,
+        /// The tensor name.
+        name: String,
+    },
+    /// The prompt's `<IMG_CONTEXT>` tokens do not match the image features (HF raises the same).
+    #[error(
+        "image tokens and image features do not match: {tokens} image tokens in input_ids, \
+         {features} feature rows from the images"
+    )]
+    ImageTokenMismatch {
+        /// Number of `image_token_id` positions in `input_ids`.
+        tokens: usize,
+        /// `num_images * tokens_per_image`.
+        features: usize,
+    },
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,259 @@
+//! InternVL: vision tower -> pixel shuffle + MLP projector -> image features scattered over the
+//! `<IMG_CONTEXT>` token embeddings -> Llama-family decoder (HF `InternVLForConditionalGeneration`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use crate::cache::KvCache;
+use crate::error::{Error, Result};
+use crate::intern_vit::{InternVit, InternVitConfig};
+use crate::projector::{MultiModalProjector, MultiModalProjectorConfig};
+use crate::qwen2::{Qwen2Config, Qwen2ForCausalLm};
+
+/// Configuration to create an [InternVl] with [InternVlConfig::init].
+///
+/// Usually built from a checkpoint's `config.json` by
+/// [`CheckpointConfig::to_internvl`](crate::config::CheckpointConfig::to_internvl).
+#[derive(Config, Debug)]
+pub struct InternVlConfig {
+    /// The vision tower.
+    pub vision: InternVitConfig,
+    /// Pixel shuffle + MLP projector.
+    pub projector: MultiModalProjectorConfig,
+    /// The language model.
+    pub text: Qwen2Config,
+    /// Id of `<IMG_CONTEXT>`, the placeholder that image features replace.
+    #[config(default = 151667)]
+    pub image_token_id: usize,
+    /// Vision layer feeding the projector, Python-style (-1 = the last layer's output).
+    #[config(default = -1)]
+    pub vision_feature_layer: i64,
+}
+
+/// The InternVL model.
+///
+/// Should be created with [InternVlConfig] (random weights) or loaded with
+/// [`load_pretrained`](crate::load::load_pretrained). Field names are the HF-native checkpoint
+/// prefixes.
+#[derive(Module, Debug)]
+pub struct InternVl {
+    /// InternViT.
+    pub vision_tower: InternVit,
+    /// Pixel shuffle + MLP.
+    pub multi_modal_projector: MultiModalProjector,
+    /// The decoder with its head.
+    pub language_model: Qwen2ForCausalLm,
+    /// Id of `<IMG_CONTEXT>`.
+    pub image_token_id: usize,
+    /// Number of vision layers run before the projector (from `vision_feature_layer`).
+    pub vision_layers_used: usize,
+}
+
+impl InternVlConfig {
+    /// Number of vision encoder layers whose output feeds the projector.
+    pub fn vision_layers_used(&self) -> usize {
+        let n = self.vision.num_hidden_layers as i64;
+        let k = self.vision_feature_layer;
+        (if k < 0 { n + 1 + k } else { k }).clamp(0, n) as usize
+    }
+
+    /// Image tokens per image at the pretraining size: `(grid / factor)^2` (256 for 448 px).
+    pub fn tokens_per_image(&self) -> usize {
+        let side = self.vision.grid_size() / self.projector.shuffle_factor;
+        side * side
+    }
+
+    /// Initialize a new [InternVl] with random weights.
+    pub fn init(&self, device: &Device) -> InternVl {
+        InternVl {
+            vision_tower: self.vision.init(device),
+            multi_modal_projector: self.projector.init(device),
+            language_model: self.text.init(device),
+            image_token_id: self.image_token_id,
+            vision_layers_used: self.vision_layers_used(),
+        }
+    }
+}
+
+/// Inputs of [InternVl::forward]: token ids plus optional mask and images.
+#[derive(Debug, Clone)]
+pub struct InternVlInput {
+    /// Token ids, `[batch, len]`.
+    pub input_ids: Tensor<2, Int>,
+    /// HF attention mask, `[batch, cached + len]`, 1 = attend, 0 = padding.
+    pub attention_mask: Option<Tensor<2, Int>>,
+    /// Images, `[images, channels, height, width]`, one per `<img>` block in order.
+    pub pixel_values: Option<Tensor<4>>,
+}
+
+impl InternVlInput {
+    /// Text-only input.
+    pub fn new(input_ids: Tensor<2, Int>) -> Self {
+        Self {
+            input_ids,
+            attention_mask: None,
+            pixel_values: None,
+        }
+    }
+
+    /// With an HF attention mask (1 = attend).
+    pub fn attention_mask(mut self, mask: Tensor<2, Int>) -> Self {
+        self.attention_mask = Some(mask);
+        self
+    }
+
+    /// With images.
+    pub fn pixel_values(mut self, pixel_values: Tensor<4>) -> Self {
+        self.pixel_values = Some(pixel_values);
+        self
+    }
+}
+
+/// Image features and the vision states they came from.
+#[derive(Debug, Clone)]
+pub struct ImageFeatures {
+    /// Projected image tokens, `[images, tokens, D]`.
+    pub features: Tensor<3>,
+    /// Vision states that fed the projector (the last hidden state for
+    /// `vision_feature_layer = -1`), `[images, 1 + patches, C]`.
+    pub vision_last_hidden_state: Tensor<3>,
+}
+
+/// Outputs of [InternVl::forward].
+#[derive(Debug, Clone)]
+pub struct InternVlOutput {
+    /// Next-token logits, `[batch, len, V]`.
+    pub logits: Tensor<3>,
+    /// Present when images were given.
+    pub image: Option<ImageFeatures>,
+}
+
+impl InternVl {
+    /// Vision tower + projector.
+    ///
+    /// # Shapes
+    ///
+    /// - pixel_values: `[images, channels, height, width]`
+    /// - features: `[images, (height/p/factor) * (width/p/factor), D]`
+    /// - vision_last_hidden_state: `[images, 1 + (height/p) * (width/p), C]`
+    ///
+    /// # Panics
+    ///
+    /// Panics if the patch grid is not square or not a multiple of the shuffle factor.
+    pub fn get_image_features(&self, pixel_values: Tensor<4>) -> ImageFeatures {
+        let states = self
+            .vision_tower
+            .forward_layers(pixel_values, self.vision_layers_used);
+        ImageFeatures {
+            features: self.multi_modal_projector.forward(states.clone()),
+            vision_last_hidden_state: states,
+        }
+    }
+
+    /// Token embeddings with image features scattered over the `<IMG_CONTEXT>` positions, in order
+    /// (HF `masked_scatter`). Gradients reach both the embeddings and the features.
+    ///
+    /// # Shapes
+    ///
+    /// - input_ids: `[batch, len]`
+    /// - features: `[images, tokens, D]`
+    /// - output: `[batch, len, D]`
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ImageTokenMismatch`] when the number of `<IMG_CONTEXT>` tokens is not
+    /// `images * tokens`.
+    pub fn embed_with_images(
+        &self,
+        input_ids: Tensor<2, Int>,
+        features: Option<Tensor<3>>,
+    ) -> Result<Tensor<3>> {
+        let ids: Vec<i64> = input_ids.to_data().iter::<i64>().collect();
+        let embeds = self.language_model.embed(input_ids); // [b, l, D]
+        let image_id = self.image_token_id as i64;
+        let positions: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == image_id).collect();
+        let Some(features) = features else {
+            return match positions.len() {
+                0 => Ok(embeds),
+                tokens => Err(Error::ImageTokenMismatch {
+                    tokens,
+                    features: 0,
+                }),
+            };
+        };
+        let [n, t, d] = features.dims();
+        if positions.len() != n * t {
+            return Err(Error::ImageTokenMismatch {
+                tokens: positions.len(),
+                features: n * t,
+            });
+        }
+        let [b, l, _] = embeds.dims();
+        // Gather from [text embeddings; image features]: row i is itself, or feature k.
+        let mut index: Vec<i64> = (0..(b * l) as i64).collect();
+        for (k, &p) in positions.iter().enumerate() {
+            index[p] = (b * l + k) as i64;
+        }
+        let device = embeds.device();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [b * l]), &device);
+        let table = Tensor::cat(
+            vec![embeds.reshape([b * l, d]), features.reshape([n * t, d])],
+            0,
+        );
+        Ok(table.select(0, index).reshape([b, l, d]))
+    }
+
+    /// Full forward without a cache.
+    ///
+    /// # Shapes
+    ///
+    /// - input.input_ids: `[batch, len]`
+    /// - input.pixel_values: `[images, channels, height, width]`
+    /// - output.logits: `[batch, len, V]`
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ImageTokenMismatch`] as in [InternVl::embed_with_images].
+    pub fn forward(&self, input: InternVlInput) -> Result<InternVlOutput> {
+        self.forward_inner(input, None)
+    }
+
+    /// Forward that appends to (and attends over) `cache`; positions continue after it.
+    ///
+    /// # Shapes
+    ///
+    /// As [InternVl::forward]; `attention_mask`, if any, covers `cached + len` positions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ImageTokenMismatch`] as in [InternVl::embed_with_images].
+    pub fn forward_cached(
+        &self,
+        input: InternVlInput,
+        cache: &mut KvCache,
+    ) -> Result<InternVlOutput> {
+        self.forward_inner(input, Some(cache))
+    }
+
+    fn forward_inner(
+        &self,
+        input: InternVlInput,
+        cache: Option<&mut KvCache>,
+    ) -> Result<InternVlOutput> {
+        let image = input.pixel_values.map(|p| self.get_image_features(p));
+        let embeds =
+            self.embed_with_images(input.input_ids, image.as_ref().map(|i| i.features.clone()))?;
+        let logits = self.language_model.forward_embeds(
+            embeds,
+            input.attention_mask.map(padding_mask),
+            cache,
+        );
+        Ok(InternVlOutput { logits, image })
+    }
+}
+
+/// HF attention mask (1 = attend) to a padding mask (`true` = padding).
+pub fn padding_mask(attention_mask: Tensor<2, Int>) -> Tensor<2, Bool> {
+    attention_mask.equal_elem(0)
+}
