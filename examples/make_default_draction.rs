@@ -23,7 +23,9 @@ fn part_colour(part: Option<BodyPart>) -> [f32; 3] {
 }
 
 fn main() -> Result<()> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "assets/draction_default.safetensors".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "assets/draction_default.safetensors".into());
     let device = Device::default();
     device.seed(0);
     let cfg = DrActionConfig::new().with_enable_nfm(false);
@@ -39,7 +41,8 @@ fn main() -> Result<()> {
         }
     }
     let k = cfg.num_gaussians();
-    model.canonical_features = Param::from_tensor(Tensor::from_data(TensorData::new(feats, [k, 3]), &device));
+    model.canonical_features =
+        Param::from_tensor(Tensor::from_data(TensorData::new(feats, [k, 3]), &device));
     // Appearance head: hidden = relu(features) on units 0..3; rgb logits = 6·f − 3, α logit 3.
     let h = cfg.hidden;
     let mut w1 = vec![0.0f32; 3 * h]; // Burn layout [in, out]
@@ -56,8 +59,14 @@ fn main() -> Result<()> {
     fc1.bias = Some(Param::from_tensor(Tensor::zeros([h], &device)));
     let fc2 = &mut model.appearance_head.fc2;
     fc2.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w2, [h, 4]), &device));
-    fc2.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b2, [4]), &device)));
-    model.depth_mix_logit = Param::from_tensor(Tensor::from_data(TensorData::new(vec![-1.5f32], [1]), &device));
+    fc2.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(b2, [4]),
+        &device,
+    )));
+    model.depth_mix_logit = Param::from_tensor(Tensor::from_data(
+        TensorData::new(vec![-1.5f32], [1]),
+        &device,
+    ));
     let meta = Metadata {
         name: "draction_default_v1".into(),
         description: "Hand-set DrAction renderer (no NFM): body parts coloured left blue, right red, torso green, head white, mixed with depth colour.".into(),
