@@ -13,20 +13,27 @@ pub(crate) fn walking_ntu(frames: usize) -> Skeleton {
     crate::synthetic::walking_ntu(frames, 1)
 }
 
+/// A seeded random-appearance renderer and `frames` frames sampled from a 1-body walk of
+/// `raw` frames.
+fn model_and_clip(
+    device: &Device,
+    seed: u64,
+    raw: usize,
+    frames: usize,
+) -> (crate::render::DrAction, Clip) {
+    device.seed(seed);
+    let model = DrActionConfig::new().init_with_pose(&standing_pose(), device);
+    let opts = ClipOptions {
+        frames,
+        ..Default::default()
+    };
+    (model, Clip::prepare(&walking_ntu(raw), 25, &opts).unwrap())
+}
+
 #[test]
 fn renders_a_visible_person() {
     let device = Device::default();
-    device.seed(0);
-    let model = DrActionConfig::new().init_with_pose(&standing_pose(), &device);
-    let clip = Clip::prepare(
-        &walking_ntu(20),
-        25,
-        &ClipOptions {
-            frames: 3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (model, clip) = model_and_clip(&device, 0, 20, 3);
     let frames = model.render(&clip, Camera::new(64), &device);
     assert_eq!(frames.dims(), [3, 64, 64, 3]);
     let v = crate::checkpoint::host_values(frames);
@@ -40,17 +47,7 @@ fn renders_a_visible_person() {
 #[test]
 fn gradients_reach_every_parameter() {
     let device = Device::default().autodiff();
-    device.seed(1);
-    let model = DrActionConfig::new().init_with_pose(&standing_pose(), &device);
-    let clip = Clip::prepare(
-        &walking_ntu(16),
-        25,
-        &ClipOptions {
-            frames: 2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (model, clip) = model_and_clip(&device, 1, 16, 2);
     let frames = model.render(&clip, Camera::new(32), &device);
     let weights = Tensor::<4>::random(
         [2, 32, 32, 3],
@@ -165,17 +162,7 @@ fn fast_matches_reference_frames() {
 #[test]
 fn fast_gradients_match_reference() {
     let device = Device::default().autodiff();
-    device.seed(4);
-    let model = DrActionConfig::new().init_with_pose(&standing_pose(), &device);
-    let clip = Clip::prepare(
-        &walking_ntu(16),
-        25,
-        &ClipOptions {
-            frames: 2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (model, clip) = model_and_clip(&device, 4, 16, 2);
     let cam = Camera::new(40);
     let weights = Tensor::<4>::random(
         [2, 40, 40, 3],

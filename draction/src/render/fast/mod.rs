@@ -21,6 +21,25 @@ fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     data.try_into_vec_as::<f32>().expect("float data")
 }
 
+/// The four splat inputs on the host, with `[F, N]`.
+type HostInputs = ([usize; 2], Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+fn host_inputs<B: Backend>(
+    means2d: FloatTensor<B>,
+    conics: FloatTensor<B>,
+    colors: FloatTensor<B>,
+    opacity: FloatTensor<B>,
+) -> HostInputs {
+    let fnn = [opacity.shape()[0], opacity.shape()[1]];
+    (
+        fnn,
+        host::<B>(means2d),
+        host::<B>(conics),
+        host::<B>(colors),
+        host::<B>(opacity),
+    )
+}
+
 /// The rasteriser as a backend extension. The default bodies run the host kernels.
 #[backend_extension(
     Flex: cfg(feature = "flex"),
@@ -37,13 +56,7 @@ pub trait RasterBackend: Backend {
         size: usize,
     ) -> FloatTensor<Self> {
         let device = means2d.device();
-        let [f, n] = [opacity.shape()[0], opacity.shape()[1]];
-        let (m, q, c, o) = (
-            host::<Self>(means2d),
-            host::<Self>(conics),
-            host::<Self>(colors),
-            host::<Self>(opacity),
-        );
+        let ([f, n], m, q, c, o) = host_inputs::<Self>(means2d, conics, colors, opacity);
         let s = cpu::HostSplats {
             frames: f,
             n,
@@ -73,13 +86,7 @@ pub trait RasterBackend: Backend {
         FloatTensor<Self>,
     ) {
         let device = means2d.device();
-        let [f, n] = [opacity.shape()[0], opacity.shape()[1]];
-        let (m, q, c, o) = (
-            host::<Self>(means2d),
-            host::<Self>(conics),
-            host::<Self>(colors),
-            host::<Self>(opacity),
-        );
+        let ([f, n], m, q, c, o) = host_inputs::<Self>(means2d, conics, colors, opacity);
         let (img, g) = (host::<Self>(image), host::<Self>(grad));
         let s = cpu::HostSplats {
             frames: f,
