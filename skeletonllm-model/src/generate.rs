@@ -1,32 +1,17 @@
 //! Autoregressive generation over [InternVl]: images are encoded once, then tokens are decoded
 //! one at a time, with or without the KV cache. Returns token ids; the caller decodes them.
+//!
+//! Each step takes the last position's logits to the host, applies the repetition penalty and
+//! lets the [Sampler] pick a token ([`crate::sampling`]); a streaming callback sees every new
+//! token and may stop generation.
+
+use std::ops::ControlFlow;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::internvl::{InternVl, InternVlInput, padding_mask};
-
-/// How the next token is chosen.
-#[derive(Debug, Clone, Default)]
-pub enum Sampler {
-    /// Greedy: the highest logit (the first one on ties, as `torch.argmax`).
-    #[default]
-    Argmax,
-}
-
-impl Sampler {
-    /// Pick one token per row.
-    ///
-    /// # Shapes
-    ///
-    /// - logits: `[batch, V]`
-    /// - output: `[batch, 1]`
-    pub fn sample(&mut self, logits: Tensor<2>) -> Tensor<2, Int> {
-        match self {
-            Sampler::Argmax => logits.argmax(1),
-        }
-    }
-}
+use crate::sampling::{Sampler, apply_repetition_penalty};
 
 /// Settings of [generate].
 #[derive(Debug, Clone)]
@@ -34,22 +19,42 @@ pub struct GenerateOptions {
     /// Upper bound on new tokens.
     pub max_new_tokens: usize,
     /// Stop after any of these ids (it is included in the output). Empty = never stop early.
+    /// The chat models stop on `<|im_end|>`; see [`crate::load::eos_token_ids`].
     pub eos_token_ids: Vec<i64>,
+    /// Never stop on `eos_token_ids` (generate exactly `max_new_tokens`, unless the callback
+    /// stops).
+    pub ignore_eos: bool,
     /// Decode with the KV cache (one token per step) instead of re-running the whole sequence.
     pub use_cache: bool,
+    /// transformers' `repetition_penalty` over the prompt and the generated ids (1 = off).
+    pub repetition_penalty: f32,
     /// Token selection.
     pub sampler: Sampler,
 }
 
 impl GenerateOptions {
-    /// Greedy, with the KV cache, no early stop.
+    /// Greedy, with the KV cache, no early stop, no penalty.
     pub fn greedy(max_new_tokens: usize) -> Self {
         Self {
             max_new_tokens,
             eos_token_ids: Vec::new(),
+            ignore_eos: false,
             use_cache: true,
+            repetition_penalty: 1.0,
             sampler: Sampler::Argmax,
         }
+    }
+
+    /// With these stop ids.
+    pub fn with_eos(mut self, eos_token_ids: Vec<i64>) -> Self {
+        self.eos_token_ids = eos_token_ids;
+        self
+    }
+
+    /// With this sampler.
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
     }
 }
 
@@ -66,7 +71,8 @@ impl GenerateOptions {
 ///
 /// # Errors
 ///
-/// [`Error::ImageTokenMismatch`](crate::Error::ImageTokenMismatch) from the prompt.
+/// As [`InternVl::check_input`] (the input is checked first), e.g.
+/// [`Error::ImageTokenMismatch`](crate::Error::ImageTokenMismatch).
 ///
 /// # Panics
 ///
@@ -74,11 +80,32 @@ impl GenerateOptions {
 pub fn generate(
     model: &InternVl,
     input: InternVlInput,
+    options: GenerateOptions,
+) -> Result<Vec<i64>> {
+    generate_streaming(model, input, options, |_| ControlFlow::Continue(()))
+}
+
+/// [generate], calling `on_token` with each new id as soon as it is chosen (the stop token
+/// included); returning [`ControlFlow::Break`] ends generation after that token.
+///
+/// # Errors
+///
+/// As [generate].
+///
+/// # Panics
+///
+/// Panics if the batch is not 1.
+pub fn generate_streaming(
+    model: &InternVl,
+    input: InternVlInput,
     mut options: GenerateOptions,
+    mut on_token: impl FnMut(i64) -> ControlFlow<()>,
 ) -> Result<Vec<i64>> {
     let [batch, _] = input.input_ids.dims();
     assert_eq!(batch, 1, "generate: batch must be 1");
+    model.check_input(&input)?;
     let device = input.input_ids.device();
+    let mut seen: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
     let features = input
         .pixel_values
         .map(|p| model.get_image_features(p).features);
@@ -91,11 +118,15 @@ pub fn generate(
     for _ in 0..options.max_new_tokens {
         let logits = lm.forward_embeds(step_input, mask.clone(), cache.as_mut()); // [1, l, V]
         let [_, l, v] = logits.dims();
-        let last = logits.narrow(1, l - 1, 1).reshape([1, v]); // [1, V]
-        let token = options.sampler.sample(last); // [1, 1]
-        let id = token.to_data().iter::<i64>().next().expect("one token");
+        let last = logits.narrow(1, l - 1, 1).reshape([v]); // [V]
+        let mut row: Vec<f32> = last.into_data().iter::<f32>().collect();
+        apply_repetition_penalty(&mut row, &seen, options.repetition_penalty);
+        let id = options.sampler.sample(&row) as i64;
         generated.push(id);
-        if options.eos_token_ids.contains(&id) {
+        seen.push(id);
+        let stop =
+            on_token(id).is_break() || !options.ignore_eos && options.eos_token_ids.contains(&id);
+        if stop {
             break;
         }
         let token = Tensor::<2, Int>::from_data(TensorData::new(vec![id], [1, 1]), &device);

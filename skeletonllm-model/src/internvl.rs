@@ -204,6 +204,79 @@ impl InternVl {
         Ok(table.select(0, index).reshape([b, l, d]))
     }
 
+    /// Check user-supplied inputs against the model so that [InternVl::forward] and
+    /// [`generate`](crate::generate::generate) cannot panic on them: `input_ids` is
+    /// `[batch >= 1, len >= 1]` with every id in `0..vocab_size`, `attention_mask` (if any) has
+    /// the same shape, `pixel_values` (if any) is `[images >= 1, channels, side, side]` with the
+    /// model's channel count and a patch grid divisible by the shuffle factor, and the number of
+    /// `<IMG_CONTEXT>` tokens is `images * tokens_per_image`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadInput`] (with an empty path) naming the tensor, or
+    /// [`Error::ImageTokenMismatch`].
+    pub fn check_input(&self, input: &InternVlInput) -> Result<()> {
+        let bad = |name: &str, msg: String| Error::BadInput {
+            path: Default::default(),
+            name: name.into(),
+            msg,
+        };
+        let [batch, len] = input.input_ids.dims();
+        if batch == 0 || len == 0 {
+            return Err(bad("input_ids", format!("empty: shape [{batch}, {len}]")));
+        }
+        let vocab = self.language_model.model.embed_tokens.weight.dims()[0];
+        let ids: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
+        if let Some(&id) = ids.iter().find(|&&id| id < 0 || id as usize >= vocab) {
+            return Err(bad(
+                "input_ids",
+                format!("token id {id} outside the vocabulary 0..{vocab}"),
+            ));
+        }
+        if let Some(mask) = &input.attention_mask
+            && mask.dims() != [batch, len]
+        {
+            return Err(bad(
+                "attention_mask",
+                format!(
+                    "shape {:?} differs from input_ids [{batch}, {len}]",
+                    mask.dims()
+                ),
+            ));
+        }
+        let image_id = self.image_token_id as i64;
+        let tokens = ids.iter().filter(|&&id| id == image_id).count();
+        let Some(pixels) = &input.pixel_values else {
+            return match tokens {
+                0 => Ok(()),
+                tokens => Err(Error::ImageTokenMismatch {
+                    tokens,
+                    features: 0,
+                }),
+            };
+        };
+        let [n, c, h, w] = pixels.dims();
+        let embeddings = &self.vision_tower.embeddings;
+        let channels = embeddings.patch_embeddings.projection.weight.dims()[1];
+        let p = embeddings.patch_size;
+        let factor = self.multi_modal_projector.shuffle_factor;
+        let (gh, gw) = (h / p, w / p);
+        if n == 0 || c != channels || gh != gw || gh == 0 || gh % factor != 0 {
+            return Err(bad(
+                "pixel_values",
+                format!(
+                    "shape [{n}, {c}, {h}, {w}]: expected [images >= 1, {channels}, side, side] \
+                     with side / {p} a positive multiple of {factor}"
+                ),
+            ));
+        }
+        let features = n * (gh / factor) * (gw / factor);
+        if tokens != features {
+            return Err(Error::ImageTokenMismatch { tokens, features });
+        }
+        Ok(())
+    }
+
     /// Full forward without a cache.
     ///
     /// # Shapes

@@ -12,10 +12,13 @@
 //! - [`config`]: `config.json` (HF-native and OpenGVLab layouts, both RoPE styles) → Burn configs.
 //! - [`load`]: safetensors checkpoints (sharded too) in either layout, bf16/f16 widened to f32,
 //!   every missing/unexpected/mis-shaped tensor named in [`Error::Weights`].
-//! - [`mod@generate`]: greedy decoding with or without the [`KvCache`].
+//! - [`mod@generate`]: decoding with or without the [`KvCache`], streaming, stop ids;
+//!   [`sampling`]: greedy / nucleus [`Sampler`] with a seeded generator, repetition penalty.
+//! - [`tokenizer`]: the InternVL3 tokenizer (`tokenizer.json` through the `tokenizers` crate);
+//!   [`template`]: the `internvl2_5` chat template with `<image>` expansion.
 //!
 //! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
-//! checkpoint keys. Not here yet: tokenizer + chat template, LoRA, DrAction glue.
+//! checkpoint keys. Not here yet: LoRA, DrAction glue.
 //!
 //! A tiny random model, end to end:
 //!
@@ -55,15 +58,21 @@ pub mod internvl;
 pub mod load;
 pub mod projector;
 pub mod qwen2;
+pub mod sampling;
+pub mod template;
+pub mod tokenizer;
 
 pub use cache::KvCache;
 pub use config::CheckpointConfig;
 pub use error::{Error, Result};
-pub use generate::{GenerateOptions, Sampler, generate};
+pub use generate::{GenerateOptions, generate, generate_streaming};
 pub use intern_vit::{InternVit, InternVitConfig};
 pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
 pub use load::{CheckpointLayout, load_pretrained};
 pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle};
 pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
+pub use sampling::Sampler;
+pub use template::Conversation;
+pub use tokenizer::{InternVlTokenizer, SpecialTokens};
 
 pub use draction;

@@ -9,6 +9,7 @@
 
 pub mod hf;
 pub mod original;
+pub mod tensor_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,10 @@ use burn::store::{
 };
 use burn::tensor::{DType, Device, TensorData};
 
-use crate::config::CheckpointConfig;
+use crate::config::{CheckpointConfig, GenerationConfig};
 use crate::error::{Error, Result};
 use crate::internvl::{InternVl, InternVlConfig};
+pub use tensor_file::{read_inputs, write_safetensors};
 
 /// Which naming scheme a checkpoint uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +230,48 @@ pub fn image_token_from_added_tokens(dir: &Path) -> Result<Option<usize>> {
     let map: BTreeMap<String, usize> =
         serde_json::from_str(&text).map_err(|source| Error::Json { path, source })?;
     Ok(map.get("<IMG_CONTEXT>").copied())
+}
+
+/// The ids that end a chat answer for a checkpoint directory, sorted and deduplicated: the text
+/// config's `eos_token_id`, `generation_config.json`'s `eos_token_id` (if the file exists) and
+/// `<|im_end|>` from `tokenizer.json` / `added_tokens.json` (if present; the InternVL chat
+/// template ends every turn with it).
+///
+/// # Errors
+///
+/// [`Error::Io`]/[`Error::Json`] for a present but unreadable or malformed file.
+pub fn eos_token_ids(dir: &Path, config: &CheckpointConfig) -> Result<Vec<i64>> {
+    let read = |name: &str| -> Result<Option<serde_json::Value>> {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let value = serde_json::from_str(&text).map_err(|source| Error::Json { path, source })?;
+        Ok(Some(value))
+    };
+    let generation = GenerationConfig::from_dir(dir)?;
+    let mut ids: Vec<i64> = [&config.text().eos_token_id, &generation.eos_token_id]
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e.to_vec())
+        .collect();
+    if let Some(tokenizer) = read("tokenizer.json")? {
+        let added = tokenizer.get("added_tokens").and_then(|a| a.as_array());
+        ids.extend(added.into_iter().flatten().filter_map(|t| {
+            (t.get("content")?.as_str()? == crate::tokenizer::IM_END)
+                .then(|| t.get("id")?.as_i64())?
+        }));
+    }
+    if let Some(added) = read("added_tokens.json")? {
+        ids.extend(added.get(crate::tokenizer::IM_END).and_then(|v| v.as_i64()));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The model config a checkpoint directory describes, with what only the files can tell:
