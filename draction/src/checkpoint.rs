@@ -516,6 +516,40 @@ mod tests {
         );
     }
 
+    /// The authors' released checkpoints in `../shared` (not part of the project): bf16 widening,
+    /// manifest hashes, NFM presence, known scalars. Run:
+    /// `cargo test -p draction -- --ignored released_candidates`.
+    #[test]
+    #[ignore = "needs ../shared/reference/draction_weights beside the checkout"]
+    fn released_candidates() {
+        let dir = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/reference/draction_weights"
+        ));
+        let device = Device::default();
+        for (c, nfm, logit) in [
+            ("01", true, -0.4921875f32),
+            ("02", true, -0.482421875),
+            ("03", false, -0.4375),
+        ] {
+            let (m, meta) = load(
+                &dir.join(format!("draction_candidate_{c}.safetensors")),
+                &device,
+            )
+            .unwrap();
+            assert_eq!(m.num_gaussians(), 265);
+            assert_eq!(m.nfm.is_some(), nfm, "candidate {c}");
+            assert_eq!(
+                host_values(m.depth_mix_logit.val()),
+                vec![logit],
+                "candidate {c}"
+            );
+            assert_eq!(meta.render_size, 448);
+            let scales = host_values(m.canonical_scales.val());
+            assert!(scales.iter().all(|&x| x == 0.02001953125));
+        }
+    }
+
     #[test]
     fn not_safetensors_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
