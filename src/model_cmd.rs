@@ -60,15 +60,70 @@ fn prepare(model_dir: &Path, inputs: &Path, device: &Device) -> Result<(InternVl
 /// [N,tokens,D] and `vision_last_hidden_state` [N,1+patches,C], all f32.
 pub fn forward(model_dir: &Path, inputs: &Path, out: &Path, skeleton: Option<&Path>) -> Result<()> {
     if let Some(skeleton) = skeleton {
-        bail!(
-            "{}: --skeleton is not supported yet (DrAction frames inside forward); render the \
-             frames and pass them as pixel_values",
-            skeleton.display()
-        );
+        return forward_skeleton(model_dir, inputs, out, skeleton);
     }
     let device = skeletonllm::device();
     let (model, input) = prepare(model_dir, inputs, &device)?;
     let output = model.forward(input).map_err(in_file(inputs))?;
+    let f32_data = |t: TensorData| t.convert::<f32>();
+    let mut tensors = vec![("logits".to_string(), f32_data(output.logits.into_data()))];
+    if let Some(image) = output.image {
+        tensors.push((
+            "image_features".into(),
+            f32_data(image.features.into_data()),
+        ));
+        tensors.push((
+            "vision_last_hidden_state".into(),
+            f32_data(image.vision_last_hidden_state.into_data()),
+        ));
+    }
+    write_safetensors(out, tensors).map_err(flat)?;
+    Ok(())
+}
+
+/// `forward --skeleton`: frames from the checkpoint's DrAction on `skeleton` at the inputs'
+/// `frame_indices`, fed to the ViT in [0, 1] (no mean/std), with the reference rasteriser.
+fn forward_skeleton(model_dir: &Path, inputs: &Path, out: &Path, skeleton: &Path) -> Result<()> {
+    use draction::render::{Clip, ClipOptions, Rasterizer};
+    let device = skeletonllm::device();
+    let mut raw = skeletonllm_model::load::read_safetensors(inputs).map_err(flat)?;
+    let indices = raw.remove("frame_indices").ok_or_else(|| {
+        anyhow!(
+            "{}: no `frame_indices` [F] i64 (needed with --skeleton)",
+            inputs.display()
+        )
+    })?;
+    let indices: Vec<i64> = indices
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .map_err(|e| anyhow!("{}: `frame_indices`: {e:?}", inputs.display()))?;
+    if let Some(bad) = indices.iter().find(|&&i| i < 0) {
+        bail!(
+            "{}: `frame_indices` holds a negative index {bad}",
+            inputs.display()
+        );
+    }
+    let input = read_inputs(inputs, &device).map_err(flat)?;
+    if input.pixel_values.is_some() {
+        bail!(
+            "{}: give either `pixel_values` or --skeleton, not both",
+            inputs.display()
+        );
+    }
+    let model = skeletonllm_model::load_skeleton_llm(model_dir, &device).map_err(flat)?;
+    let skel = draction::io::read(skeleton, None)?;
+    let opts = ClipOptions {
+        indices: Some(indices.iter().map(|&i| i as usize).collect()),
+        ..Default::default()
+    };
+    let clip = Clip::prepare(&skel, model.renderer.config().num_joints, &opts)
+        .map_err(|e| anyhow!("{}: {e}", skeleton.display()))?;
+    let input = input.pixel_values(model.pixel_values(&clip, Rasterizer::Reference, &device));
+    model
+        .internvl
+        .check_input(&input)
+        .map_err(in_file(inputs))?;
+    let output = model.internvl.forward(input).map_err(in_file(inputs))?;
     let f32_data = |t: TensorData| t.convert::<f32>();
     let mut tensors = vec![("logits".to_string(), f32_data(output.logits.into_data()))];
     if let Some(image) = output.image {

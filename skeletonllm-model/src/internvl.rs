@@ -130,6 +130,21 @@ pub struct InternVlOutput {
 }
 
 impl InternVl {
+    /// The ViT's pretraining image side in pixels (position-table grid × patch size): the
+    /// size skeleton frames are rendered at.
+    pub fn config_image_size(&self) -> usize {
+        let [_, rows, _] = self.vision_tower.embeddings.position_embeddings.dims();
+        let grid = ((rows.saturating_sub(1)) as f64).sqrt().round() as usize;
+        let patch = self
+            .vision_tower
+            .embeddings
+            .patch_embeddings
+            .projection
+            .weight
+            .dims()[2];
+        grid * patch
+    }
+
     /// Vision tower + projector.
     ///
     /// # Shapes

@@ -59,6 +59,7 @@ pub mod load;
 pub mod projector;
 pub mod qwen2;
 pub mod sampling;
+pub mod skeleton_llm;
 pub mod template;
 pub mod tokenizer;
 
@@ -72,6 +73,7 @@ pub use load::{CheckpointLayout, load_pretrained};
 pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle};
 pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
 pub use sampling::Sampler;
+pub use skeleton_llm::{SkeletonLlm, load_skeleton_llm};
 pub use template::Conversation;
 pub use tokenizer::{InternVlTokenizer, SpecialTokens};
 
