@@ -384,6 +384,8 @@ class _CompositeFrame(torch.autograd.Function):
         n = u.shape[0]
         cols = _column_terms(u, qa2, qb2, xs)
         dx = cols[0]
+        col_g = torch.zeros_like(dx)      # Σ_rows gw          [S, N]
+        col_gdy = torch.zeros_like(dx)    # Σ_rows gw · dy     [S, N]
         for r0 in range(0, size, rows):
             r1 = min(size, r0 + rows)
             dy, w, t_incl, wgt = _block_terms(cols, v, qd2, o_neg, xs, r0, r1)
@@ -396,19 +398,19 @@ class _CompositeFrame(torch.autograd.Function):
             # dL/de_k = T_{k+1} (c_k·dC) - Σ_{j>k} (T_j - T_{j+1}) (c_j·dC),  e = o·w
             g_e.addcmul_(t_incl, cdot)
             gw = g_e.mul_(w)                  # summand of dL/do; dL/d(-q/2) = gw·o (w < 1)
-            gs = gw.sum(dim=0)                                            # [S, N] (Σ rows)
-            gr = gw.sum(dim=1)                                            # [R, N] (Σ cols)
-            go += gs.sum(0)
-            hs = (gw * dy.unsqueeze(1)).sum(dim=0)                        # Σ_rows gw dy
-            sx = (gs * dx).sum(0)
-            sh = hs.sum(0)
-            sy = (gr * dy).sum(0)
-            # -q/2 = qa2 dx² + qb2 dx dy + qd2 dy²,  dx = x - u, dy = y - v; × o below
-            gqa += (gs * dx * dx).sum(0)
-            gqb += (hs * dx).sum(0)
-            gqd += (gr * dy * dy).sum(0)
-            gu -= 2 * qa2 * sx + qb2 * sh
-            gv -= qb2 * sx + 2 * qd2 * sy
+            col_g += gw.sum(dim=0)
+            col_gdy += (gw * dy.unsqueeze(1)).sum(dim=0)
+            row_g = gw.sum(dim=1)                                         # Σ_cols gw  [R, N]
+            # -q/2 = qa2 dx² + qb2 dx dy + qd2 dy², dx = x - u, dy = y - v (dy-only terms)
+            gqd += (row_g * dy * dy).sum(0)
+            gv -= 2 * qd2 * (row_g * dy).sum(0)
+        # the dx terms, once per frame (they are linear in the row sums)
+        sx = (col_g * dx).sum(0)
+        go += col_g.sum(0)
+        gqa += (col_g * dx * dx).sum(0)
+        gqb += (col_gdy * dx).sum(0)
+        gu -= 2 * qa2 * sx + qb2 * col_gdy.sum(0)
+        gv -= qb2 * sx
         for g in (gu, gv, gqa, gqb, gqd):
             g.mul_(o)
 
@@ -701,6 +703,8 @@ def cmd_render(args) -> None:
     model = DrAction.from_checkpoint(args.weights).to(dtype)
     arr = _load_joints(args.joints)
     layout = _layout_for(arr, args.layout)
+    if arr.shape[2] != LAYOUTS[layout][0]:
+        raise ValueError(f"{args.joints}: {layout} needs {LAYOUTS[layout][0]} joints, got {arr.shape[2]}")
     if layout == "ntu25" and arr.shape[1] < 2:  # the model path always has two slots
         arr = np.concatenate([arr, np.zeros((arr.shape[0], 2 - arr.shape[1], 25, 3), np.float32)], 1)
     if layout == "ntu25":
@@ -850,7 +854,10 @@ def main(argv=None) -> None:
         os.path.dirname(default_w), "..", "frame_indices_table.json")))
     c.set_defaults(fn=cmd_check)
     args = ap.parse_args(argv)
-    args.fn(args)
+    try:
+        args.fn(args)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"error: {e}")
 
 
 if __name__ == "__main__":
