@@ -177,7 +177,8 @@ pub struct Normalize {
     /// Subtract the root (pelvis, else the mean of the valid joints) of the first frame where
     /// it is present, for all bodies.
     pub center: bool,
-    /// Scale so that the median body height (head/neck to ankles) is this many units.
+    /// Scale so that the median body height (vertical extent of the present joints) is this
+    /// many units.
     pub height: Option<f32>,
     /// Rotate about the up axis so that the person of the first frame faces a camera at the
     /// origin looking down +z: the left→right hip (else shoulder) vector points along +x
@@ -287,38 +288,29 @@ pub fn normalize(skel: &mut Skeleton, opts: &Normalize) -> Result<()> {
     Ok(())
 }
 
-/// Heights (top of head/neck to the lower ankle, along the up axis) of every body-frame that
-/// has both.
+/// Vertical extents (highest minus lowest present joint along the up axis) of every
+/// body-frame with at least two present joints: the body height for a standing person, and
+/// defined for any layout and any set of missing joints.
 fn body_heights(skel: &Skeleton, up: UpAxis) -> Vec<f32> {
-    let l = skel.layout();
     let axis = match up {
         UpAxis::Y => 1,
         UpAxis::Z => 2,
     };
-    let top = [
-        Canonical::HeadTop,
-        Canonical::Head,
-        Canonical::Nose,
-        Canonical::Neck,
-    ]
-    .iter()
-    .find_map(|&c| l.canonical_index(c));
-    let feet: Vec<usize> = [Canonical::LAnkle, Canonical::RAnkle]
-        .iter()
-        .filter_map(|&c| l.canonical_index(c))
-        .collect();
-    let Some(top) = top else { return Vec::new() };
-    let [t, p, _] = skel.dims();
+    let [t, p, j] = skel.dims();
     let mut out = Vec::new();
     for ti in 0..t {
         for pi in 0..p {
-            let low = feet
-                .iter()
-                .filter(|&&f| skel.is_valid(ti, pi, f))
-                .map(|&f| skel.position(ti, pi, f)[axis])
-                .fold(f32::INFINITY, f32::min);
-            if skel.is_valid(ti, pi, top) && low.is_finite() {
-                out.push((skel.position(ti, pi, top)[axis] - low).abs());
+            let ys: Vec<f32> = (0..j)
+                .filter(|&ji| skel.is_valid(ti, pi, ji))
+                .map(|ji| skel.position(ti, pi, ji)[axis])
+                .collect();
+            if ys.len() >= 2 {
+                let (lo, hi) = ys
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &y| {
+                        (l.min(y), h.max(y))
+                    });
+                out.push(hi - lo);
             }
         }
     }

@@ -424,4 +424,59 @@ mod tests {
         };
         assert!(Clip::prepare(&s, 25, &bad).is_err());
     }
+
+    #[test]
+    fn two_d_keypoints_without_a_head_become_a_metric_body() {
+        // COCO-17 in pixels (y down), head keypoints missing, 300 px from shoulder to ankle.
+        let l = Layout::builtin("coco17").unwrap();
+        let mut pos = Vec::new();
+        let mut valid = Vec::new();
+        for t in 0..8 {
+            for j in 0..17 {
+                let (x, y) = match j {
+                    5 | 6 => (300.0 + 40.0 * (j as f32 - 5.5), 100.0),
+                    7..=10 => (
+                        300.0 + 60.0 * ((j % 2) as f32 - 0.5),
+                        180.0 + 10.0 * t as f32,
+                    ),
+                    11 | 12 => (300.0 + 20.0 * (j as f32 - 11.5), 230.0),
+                    _ => (
+                        300.0 + 20.0 * ((j % 2) as f32 - 0.5),
+                        310.0 + 45.0 * ((j >= 15) as i32 as f32),
+                    ),
+                };
+                pos.extend_from_slice(&[x, y, 0.0]);
+                valid.push(j >= 5);
+            }
+        }
+        let mut s = Skeleton::new(pos, valid, 8, 1, l).unwrap();
+        s.source.format = Some(Format::Coco);
+        let c = Clip::prepare(
+            &s,
+            25,
+            &ClipOptions {
+                frames: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ys: Vec<f32> = (0..17)
+            .filter(|&j| c.joint_valid[j])
+            .map(|j| c.positions[j * 3 + 1])
+            .collect();
+        let extent = ys.iter().cloned().fold(f32::MIN, f32::max)
+            - ys.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(
+            (extent - DEFAULT_HEIGHT).abs() < 1e-3,
+            "body extent {extent} m"
+        );
+        // y up after the flip: shoulders (joint 5) above ankles (joint 15).
+        assert!(c.positions[5 * 3 + 1] > c.positions[15 * 3 + 1]);
+        // In front of the camera at a sensible distance.
+        assert!(
+            (2.0..4.0).contains(&c.positions[5 * 3 + 2]),
+            "{}",
+            c.positions[5 * 3 + 2]
+        );
+    }
 }
