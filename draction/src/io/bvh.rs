@@ -49,9 +49,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Skeleton> {
     let names = joints.iter().map(|j| j.name.clone()).collect();
     let parents = joints.iter().map(|j| j.parent).collect();
     let layout = Layout::from_hierarchy("bvh", names, parents)?;
-    let fps = Some(1.0 / header.frame_time)
-        .filter(|f| header.frame_time > 0.0 && f.is_finite())
-        .map(|f| f as f32);
+    // A rate that f32 cannot hold (over- or underflowing to inf or 0) is unknown, as for a
+    // zero frame time.
+    let fps = Some((1.0 / header.frame_time) as f32)
+        .filter(|f| header.frame_time > 0.0 && f.is_finite() && *f > 0.0);
     let mut meta = BTreeMap::from([("frame_time".to_string(), header.frame_time_text)]);
     if extra > 0 {
         meta.insert("skipped_extra_frames".to_string(), extra.to_string());
@@ -165,6 +166,12 @@ fn parse_hierarchy(path: &Path, tok: &mut Tokens<'_>) -> Result<Vec<Joint>, Pars
                     }
                     _ => return Err(err("JOINT outside any ROOT block".into())),
                 };
+                if joints.len() == super::MAX_HIERARCHY_JOINTS {
+                    return Err(err(format!(
+                        "more than {} joints in the hierarchy",
+                        super::MAX_HIERARCHY_JOINTS
+                    )));
+                }
                 let name = block_name(path, tok, word, line)?;
                 open.push(Open {
                     joint: Some(joints.len()),
@@ -951,6 +958,34 @@ Frame Time: 0.5
                 "20000 frames × 1 bodies × 2001 joints is too large for a 90093-byte input",
             ],
         );
+    }
+
+    #[test]
+    fn huge_hierarchy_is_an_error_not_a_hang() {
+        // A chain of `n` joints: checking a hierarchy walks every joint's parent chain, so
+        // 100001 joints (2.5 MB) took 14 s.
+        let chain = |n: usize| {
+            let mut text = "HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 1 Xposition\n".to_string();
+            text += &"JOINT j\n{\nOFFSET 0 0 0\n".repeat(n - 1);
+            text += &"}\n".repeat(n);
+            text + "MOTION\nFrames: 0\nFrame Time: 0.01\n"
+        };
+        assert_err(
+            &chain(10_001),
+            &[":30003:", "more than 10000 joints in the hierarchy"],
+        );
+        let s = parse_str(&chain(10_000)).unwrap();
+        assert_eq!(s.dims(), [0, 1, 10_000]);
+    }
+
+    #[test]
+    fn frame_times_beyond_f32_leave_the_rate_unknown() {
+        // 1e308 s per frame used to give fps Some(0.0), 1e-300 s Some(inf).
+        for t in ["1e308", "1e-300"] {
+            let s =
+                parse_str(&TINY.replace("Frame Time: 0.5", &format!("Frame Time: {t}"))).unwrap();
+            assert_eq!(s.fps, None, "{t}");
+        }
     }
 
     #[test]

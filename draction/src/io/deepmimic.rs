@@ -160,7 +160,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Skeleton> {
         .first_duration
         .filter(|&d| d > 0.0)
         .map(|d| (1.0 / d) as f32)
-        .filter(|f| f.is_finite());
+        .filter(|f| f.is_finite() && *f > 0.0);
     let mut meta = BTreeMap::new();
     if let Some(l) = motion.looping {
         meta.insert("loop".to_string(), l);
@@ -737,6 +737,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("clips/bad_clip.txt:7:"), "{e}");
+    }
+
+    #[test]
+    fn durations_beyond_f32_leave_the_rate_unknown() {
+        // A 1e308 s frame used to give fps Some(0.0).
+        for d in [1e308, 1e-300] {
+            let mut f = rest_frame([0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]);
+            f[0] = d;
+            let s = parse_str(&clip_json(&[f])).unwrap();
+            assert_eq!(s.fps, None, "{d}");
+        }
     }
 
     #[test]

@@ -75,6 +75,13 @@ pub fn parse(path: &Path, text: &str, layout: Option<Layout>) -> Result<Skeleton
     let layout = match (layout, doc.layout.as_deref(), doc.joints, doc.parents) {
         (Some(l), ..) => l,
         (None, Some(name), Some(joints), Some(parents)) if Layout::builtin(name).is_err() => {
+            if joints.len() > super::MAX_HIERARCHY_JOINTS {
+                return Err(err(format!(
+                    "\"joints\" lists {} joints, more than {}",
+                    joints.len(),
+                    super::MAX_HIERARCHY_JOINTS
+                )));
+            }
             Layout::from_hierarchy(name, joints, parents).map_err(|e| err(e.to_string()))?
         }
         (None, Some(name), ..) => Layout::builtin(name).map_err(|e| err(e.to_string()))?,
@@ -112,8 +119,15 @@ pub fn parse(path: &Path, text: &str, layout: Option<Layout>) -> Result<Skeleton
             }
         }
     }
+    // As for BVH and DeepMimic: a zero rate is unknown, a negative or infinite one an error.
+    let fps = match doc.fps {
+        Some(f) if f < 0.0 || !f.is_finite() => {
+            return Err(err(format!("\"fps\" must be a positive number, found {f}")));
+        }
+        f => f.filter(|&f| f > 0.0),
+    };
     let skel = Skeleton::new(pos, valid, t, p, layout)?;
-    Ok(skel.with_fps(doc.fps).with_source(Source {
+    Ok(skel.with_fps(fps).with_source(Source {
         format: Some(Format::Json),
         path: Some(path.to_path_buf()),
         ..Default::default()
@@ -221,6 +235,51 @@ mod tests {
             e.starts_with("bad.json: 10001 frames × 10000 bodies × 1 joints is too large"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn huge_hierarchy_is_an_error_not_a_hang() {
+        // A 100000-joint chain (1 MB) took 11 s to check.
+        let chain = |n: usize| {
+            let parents: Vec<String> = (0..n)
+                .map(|i| i.checked_sub(1).map_or("null".into(), |p| p.to_string()))
+                .collect();
+            format!(
+                "{{\"layout\": \"chain\", \"joints\": [{}], \"parents\": [{}], \"frames\": []}}",
+                vec!["\"a\""; n].join(","),
+                parents.join(",")
+            )
+        };
+        let e = parse(Path::new("bad.json"), &chain(100_000), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("bad.json: \"joints\" lists 100000 joints, more than 10000"),
+            "{e}"
+        );
+        let s = parse(Path::new("ok.json"), &chain(10_000), None).unwrap();
+        assert_eq!(s.dims(), [0, 0, 10_000]);
+    }
+
+    #[test]
+    fn fps_must_be_positive_and_finite() {
+        let doc = |fps: &str| {
+            format!(
+                "{{\"layout\": \"coco17\", \"fps\": {fps}, \"frames\": [[[{}]]]}}",
+                vec!["null"; 17].join(",")
+            )
+        };
+        let fps = |v: &str| parse(Path::new("f.json"), &doc(v), None).map(|s| s.fps);
+        assert_eq!(fps("25").unwrap(), Some(25.0));
+        assert_eq!(fps("0").unwrap(), None);
+        assert_eq!(fps("null").unwrap(), None);
+        for bad in ["-30", "1e39"] {
+            let e = fps(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("f.json: \"fps\" must be a positive number"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -121,6 +121,11 @@ pub fn detect(path: &Path) -> Result<Format> {
     Err(unknown("not NTU, BVH, npy or JSON by extension or content"))
 }
 
+/// The most joints of a skeleton whose hierarchy comes from the file (BVH, our JSON's
+/// `"joints"`): far more than any real rig, and few enough that checking the hierarchy
+/// ([`Layout::check`](crate::layout::Layout::check) walks every joint's parent chain) stays fast.
+pub(crate) const MAX_HIERARCHY_JOINTS: usize = 10_000;
+
 /// Joint slots (`frames × persons × joints`) that any input may expand to, however small.
 const DENSE_MIN_SLOTS: usize = 1 << 22;
 /// Joint slots allowed per byte of input beyond [`DENSE_MIN_SLOTS`].
