@@ -346,7 +346,15 @@ pub fn resample(skel: &Skeleton, fps: f32) -> Result<Skeleton> {
         return Ok(skel.clone().with_fps(Some(fps)));
     }
     let duration = (t - 1) as f64 / src_fps as f64;
-    let n = (duration * fps as f64).floor() as usize + 1;
+    let n = (duration * fps as f64).floor() + 1.0;
+    // Bound the output: at most 1000× the input's frames (and never past a usize).
+    let limit = (t as f64 * 1000.0).max(1000.0);
+    if !(n <= limit) {
+        return Err(Error::Invalid(format!(
+            "resampling {t} frames from {src_fps} to {fps} fps would give {n} frames (more than {limit})"
+        )));
+    }
+    let n = n as usize;
     let per = p * j;
     let mut pos = vec![0.0f32; n * per * 3];
     let mut valid = vec![false; n * per];
@@ -505,6 +513,8 @@ mod tests {
         assert_eq!(up.position(1, 0, 0), [0.5, 1.0, 0.0]);
         assert!(!up.is_valid(1, 0, 3)); // between t=0 and the missing t=1
         assert!(resample(&s.clone().with_fps(None), 5.0).is_err());
+        // A tiny source rate would ask for an absurd number of frames: an error, not an allocation.
+        assert!(resample(&s.clone().with_fps(Some(1e-30)), 30.0).is_err());
     }
 
     #[test]
