@@ -349,7 +349,7 @@ pub fn resample(skel: &Skeleton, fps: f32) -> Result<Skeleton> {
     let n = (duration * fps as f64).floor() + 1.0;
     // Bound the output: at most 1000× the input's frames (and never past a usize).
     let limit = (t as f64 * 1000.0).max(1000.0);
-    if !(n <= limit) {
+    if n.is_nan() || n > limit {
         return Err(Error::Invalid(format!(
             "resampling {t} frames from {src_fps} to {fps} fps would give {n} frames (more than {limit})"
         )));
