@@ -18,7 +18,8 @@
 //!   [`template`]: the `internvl2_5` chat template with `<image>` expansion.
 //!
 //! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
-//! checkpoint keys. Not here yet: LoRA, DrAction glue.
+//! checkpoint keys. [`lora`]: LoRA adapters (apply, merge, save/load alone).
+//! Not here yet: DrAction glue.
 //!
 //! A tiny random model, end to end:
 //!
@@ -56,6 +57,7 @@ pub mod generate;
 pub mod intern_vit;
 pub mod internvl;
 pub mod load;
+pub mod lora;
 pub mod projector;
 pub mod qwen2;
 pub mod sampling;
@@ -70,6 +72,9 @@ pub use generate::{GenerateOptions, generate, generate_streaming};
 pub use intern_vit::{InternVit, InternVitConfig};
 pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
 pub use load::{CheckpointLayout, load_pretrained};
+pub use lora::{
+    LoraConfig, LoraError, LoraWeight, apply_lora, load_adapters, merge_lora, save_adapters,
+};
 pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle};
 pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
 pub use sampling::Sampler;
