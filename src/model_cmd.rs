@@ -65,6 +65,11 @@ pub fn forward(model_dir: &Path, inputs: &Path, out: &Path, skeleton: Option<&Pa
     let device = skeletonllm::device();
     let (model, input) = prepare(model_dir, inputs, &device)?;
     let output = model.forward(input).map_err(in_file(inputs))?;
+    write_forward_output(out, output)
+}
+
+/// Writes `logits` and, with images, `image_features` and `vision_last_hidden_state` as f32.
+fn write_forward_output(out: &Path, output: skeletonllm_model::InternVlOutput) -> Result<()> {
     let f32_data = |t: TensorData| t.convert::<f32>();
     let mut tensors = vec![("logits".to_string(), f32_data(output.logits.into_data()))];
     if let Some(image) = output.image {
@@ -124,20 +129,7 @@ fn forward_skeleton(model_dir: &Path, inputs: &Path, out: &Path, skeleton: &Path
         .check_input(&input)
         .map_err(in_file(inputs))?;
     let output = model.internvl.forward(input).map_err(in_file(inputs))?;
-    let f32_data = |t: TensorData| t.convert::<f32>();
-    let mut tensors = vec![("logits".to_string(), f32_data(output.logits.into_data()))];
-    if let Some(image) = output.image {
-        tensors.push((
-            "image_features".into(),
-            f32_data(image.features.into_data()),
-        ));
-        tensors.push((
-            "vision_last_hidden_state".into(),
-            f32_data(image.vision_last_hidden_state.into_data()),
-        ));
-    }
-    write_safetensors(out, tensors).map_err(flat)?;
-    Ok(())
+    write_forward_output(out, output)
 }
 
 /// `skeletonllm generate`: write `generated_ids` [1,N] i64 (new tokens only, KV cache).
