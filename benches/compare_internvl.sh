@@ -6,7 +6,7 @@
 # speed; >= 1 means Rust is faster). Needs: pip install torch transformers.
 # Usage: benches/compare_internvl.sh [threads] [layers] [runs]   (defaults 2 24 2; full size
 # takes ~3 min on 2 cores. Run on a quiet machine: a concurrent job slows torch's OpenMP far
-# more than Rust. Note: burn is built without its `rayon` feature, so Burn runs 1 thread.)
+# more than Rust. Burn's flex backend threads with rayon: RAYON_NUM_THREADS sets its pool.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
