@@ -116,9 +116,9 @@ pub fn generate_streaming(
     let mut step_input = embeds.clone();
     let mut generated = Vec::with_capacity(options.max_new_tokens);
     for _ in 0..options.max_new_tokens {
-        let logits = lm.forward_embeds(step_input, mask.clone(), cache.as_mut()); // [1, l, V]
-        let [_, l, v] = logits.dims();
-        let last = logits.narrow(1, l - 1, 1).reshape([v]); // [V]
+        let logits = lm.forward_embeds_last(step_input, mask.clone(), cache.as_mut()); // [1, 1, V]
+        let [_, _, v] = logits.dims();
+        let last = logits.reshape([v]); // [V]
         let mut row: Vec<f32> = last.into_data().iter::<f32>().collect();
         apply_repetition_penalty(&mut row, &seen, options.repetition_penalty);
         let id = options.sampler.sample(&row) as i64;

@@ -480,6 +480,25 @@ impl Qwen2ForCausalLm {
         self.head(hidden)
     }
 
+    /// Logits for the next token at the last position only (what generation needs: the head
+    /// runs on one position instead of all of them).
+    ///
+    /// # Shapes
+    ///
+    /// - embeds: `[batch, len, D]`
+    /// - padding_mask: `[batch, cached + len]`, `true` = padding
+    /// - output: `[batch, 1, V]`
+    pub fn forward_embeds_last(
+        &self,
+        embeds: Tensor<3>,
+        padding_mask: Option<Tensor<2, Bool>>,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let hidden = self.model.forward(embeds, padding_mask, cache); // [b, l, D]
+        let l = hidden.dims()[1];
+        self.head(hidden.narrow(1, l - 1, 1))
+    }
+
     /// Text-only forward from token ids.
     ///
     /// # Shapes
