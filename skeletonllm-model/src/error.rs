@@ -103,6 +103,10 @@ pub enum Error {
         /// Images (entries of `tokens_per_image`).
         images: usize,
     },
+    /// A task cannot run on its inputs (a skeleton that cannot be rendered, no labels, an
+    /// answer that encodes to nothing).
+    #[error("{0}")]
+    Task(String),
 }
 
 /// `"path: "`, or nothing for an empty path (inputs built in code).

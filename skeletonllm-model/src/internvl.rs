@@ -64,6 +64,16 @@ impl InternVlConfig {
         side * side
     }
 
+    /// A tiny model for tests and CPU experiments: a 2-layer ViT (32 wide) on 56 px images
+    /// (4 image tokens) and a 2-layer decoder (64 wide, 4 heads, 2 KV heads).
+    pub fn tiny(vocab_size: usize, image_token_id: usize) -> Self {
+        let vision = InternVitConfig::new(32, 2, 2, 64).with_image_size(56);
+        let projector = MultiModalProjectorConfig::new(32, 64);
+        let text =
+            Qwen2Config::new(vocab_size, 64, 128, 2, 4, 2).with_max_position_embeddings(4096);
+        Self::new(vision, projector, text).with_image_token_id(image_token_id)
+    }
+
     /// Initialize a new [InternVl] with random weights.
     pub fn init(&self, device: &Device) -> InternVl {
         InternVl {
@@ -143,6 +153,15 @@ impl InternVl {
             .weight
             .dims()[2];
         grid * patch
+    }
+
+    /// Image tokens per image at [InternVl::config_image_size]: `(grid / factor)^2` (256 for
+    /// 448 px).
+    pub fn tokens_per_image(&self) -> usize {
+        let [_, rows, _] = self.vision_tower.embeddings.position_embeddings.dims();
+        let grid = ((rows.saturating_sub(1)) as f64).sqrt().round() as usize;
+        let side = grid / self.multi_modal_projector.shuffle_factor;
+        side * side
     }
 
     /// Vision tower + projector.

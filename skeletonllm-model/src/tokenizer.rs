@@ -283,6 +283,70 @@ impl InternVlTokenizer {
     }
 }
 
+/// Splits `text` as the `Whitespace` pre-tokeniser does: runs of word characters
+/// (alphanumeric or `_`) and runs of other non-space characters.
+pub fn whitespace_words(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, bool)> = None;
+    for (i, c) in text.char_indices() {
+        let kind = if c.is_whitespace() {
+            None
+        } else {
+            Some(c.is_alphanumeric() || c == '_')
+        };
+        match (start, kind) {
+            (Some((_, k)), Some(w)) if k == w => {}
+            (Some((s, _)), _) => {
+                out.push(&text[s..i]);
+                start = kind.map(|w| (i, w));
+            }
+            (None, Some(w)) => start = Some((i, w)),
+            (None, None) => {}
+        }
+    }
+    if let Some((s, _)) = start {
+        out.push(&text[s..]);
+    }
+    out
+}
+
+/// A word-level `tokenizer.json` for small models trained from scratch: every word of `texts`
+/// ([`whitespace_words`]) in first-seen order gets ids 0.., then `<|endoftext|>`, `<|im_start|>`,
+/// `<|im_end|>`, `<img>`, `</img>`, `<IMG_CONTEXT>` (special) and `[UNK]` for any other word.
+/// Decoding joins words with spaces.
+pub fn word_level_json<S: AsRef<str>>(texts: &[S]) -> Value {
+    let specials = [ENDOFTEXT, IM_START, IM_END, IMG_START, IMG_END, IMG_CONTEXT];
+    let mut vocab = serde_json::Map::new();
+    for text in texts {
+        for word in whitespace_words(text.as_ref()) {
+            if !vocab.contains_key(word) && !specials.contains(&word) && word != "[UNK]" {
+                let id = vocab.len();
+                vocab.insert(word.to_string(), id.into());
+            }
+        }
+    }
+    let first = vocab.len();
+    let added: Vec<Value> = specials
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            serde_json::json!({"id": first + k, "content": s, "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    for (k, s) in specials.iter().enumerate() {
+        vocab.insert(s.to_string(), (first + k).into());
+    }
+    vocab.insert("[UNK]".into(), (first + specials.len()).into());
+    serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": added, "normalizer": null,
+        "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -335,6 +399,18 @@ pub(crate) mod tests {
                 .unwrap(),
             [201, 16, 79, 203, 205, 204]
         );
+    }
+
+    #[test]
+    fn word_level_tokenizer_round_trips_its_words() {
+        let json = word_level_json(&["walk, run", "put on hat/cap"]);
+        let tok = InternVlTokenizer::from_json(json, Path::new("words")).unwrap();
+        assert_eq!(tok.vocab_size(), 8 + 7);
+        assert_eq!(tok.encode("run walk").unwrap(), [2, 0]);
+        assert_eq!(tok.encode("hat/cap<|im_end|>").unwrap(), [5, 6, 7, 10]);
+        assert_eq!(tok.encode("jump").unwrap(), [14]); // [UNK]
+        assert_eq!(tok.decode(&[3, 4, 5], true).unwrap(), "put on hat");
+        assert_eq!(whitespace_words(" a_b1,, c\n"), ["a_b1", ",,", "c"]);
     }
 
     #[test]

@@ -13,8 +13,9 @@ pub const KEY_TABLE: &[(&str, &str)] = &[
     (r"^model\.multi_modal_projector\.", "multi_modal_projector."),
 ];
 
-/// Tensors that may be present and are not weights of the model (regexes on renamed keys).
-pub const IGNORED: &[&str] = &[r"rotary_emb\.inv_freq$"];
+/// Tensors that may be present and are not weights of the model (regexes on renamed keys): our
+/// SkeletonLLM directories carry the DrAction tensors under the authors' prefix.
+pub const IGNORED: &[&str] = &[r"^_skeleton_renderer_module\.", r"rotary_emb\.inv_freq$"];
 
 /// A key that only this layout has (used to check a config's claim against the tensors).
 pub const MARKER: &str = "vision_tower.";
