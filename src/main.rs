@@ -10,8 +10,9 @@ use draction::{Format, Layout, Skeleton};
 
 mod model_cmd;
 mod render;
+mod task_cmd;
 
-/// Universal skeleton understanding: read, convert and (soon) render and describe skeletons.
+/// Universal skeleton understanding: read, convert, render, recognise, describe and train.
 #[derive(Parser)]
 #[command(name = "skeletonllm", version, about)]
 struct Cli {
@@ -98,7 +99,7 @@ enum Command {
         /// Output .safetensors: logits [1, L, V], image_features, vision_last_hidden_state.
         #[arg(long)]
         out: PathBuf,
-        /// Skeleton file whose DrAction frames replace pixel_values (not supported yet).
+        /// Skeleton file whose DrAction frames (at the inputs' frame_indices) replace pixel_values.
         #[arg(long)]
         skeleton: Option<PathBuf>,
     },
@@ -134,6 +135,68 @@ enum Command {
         /// Output .safetensors with generated_ids.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Recognise the action: the authors' multiple-choice prompt, every label ranked by likelihood.
+    Recognize {
+        /// Skeleton file (any supported format).
+        file: PathBuf,
+        #[command(flatten)]
+        task: task_cmd::TaskArgs,
+        /// Candidate labels, one per line.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// A named split whose test labels are the candidates (e.g. ntu60_48_cs).
+        #[arg(long)]
+        split: Option<String>,
+        /// How many ranked labels to show.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+    },
+    /// Describe the motion in one sentence.
+    Caption {
+        /// Skeleton file (any supported format).
+        file: PathBuf,
+        #[command(flatten)]
+        task: task_cmd::TaskArgs,
+    },
+    /// Answer a free-form question about the motion.
+    Ask {
+        /// Skeleton file (any supported format).
+        file: PathBuf,
+        /// The question.
+        #[arg(long)]
+        question: String,
+        #[command(flatten)]
+        task: task_cmd::TaskArgs,
+    },
+    /// Is the action LABEL? YES/NO with its probability (the Disc-FT question).
+    Verify {
+        /// Skeleton file (any supported format).
+        file: PathBuf,
+        /// The label to check.
+        #[arg(long)]
+        label: String,
+        #[command(flatten)]
+        task: task_cmd::TaskArgs,
+    },
+    /// Train one stage on a conversation JSONL (resumable; exports the model to OUT/model).
+    Train(task_cmd::TrainArgs),
+    /// Evaluate on a conversation JSONL: results.json, results.md, confusion.png.
+    Eval {
+        /// Conversation JSONL.
+        #[arg(long)]
+        data: PathBuf,
+        /// Folder the records' `image` paths are relative to (default: the JSONL's folder).
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+        /// Zero-shot split whose unseen labels are reported apart (e.g. ntu60_48_cs).
+        #[arg(long)]
+        split: Option<String>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        task: task_cmd::TaskArgs,
     },
 }
 
@@ -241,6 +304,28 @@ fn run(cli: Cli) -> Result<()> {
             };
             model_cmd::generate(&model, &inputs, &out, &args)?;
         }
+        Command::Recognize {
+            file,
+            task,
+            labels,
+            split,
+            top_k,
+        } => task_cmd::recognize(&file, &task, labels.as_deref(), split.as_deref(), top_k)?,
+        Command::Caption { file, task } => task_cmd::describe(&file, &task, None)?,
+        Command::Ask {
+            file,
+            question,
+            task,
+        } => task_cmd::describe(&file, &task, Some(&question))?,
+        Command::Verify { file, label, task } => task_cmd::verify(&file, &task, &label)?,
+        Command::Train(args) => task_cmd::train_cmd(&args)?,
+        Command::Eval {
+            data,
+            data_root,
+            split,
+            out,
+            task,
+        } => task_cmd::eval_cmd(&task, &data, data_root.as_deref(), split.as_deref(), &out)?,
     }
     Ok(())
 }

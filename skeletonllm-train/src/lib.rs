@@ -12,4 +12,14 @@
 //! # Ok::<(), skeletonllm_train::draction::Error>(())
 //! ```
 
+pub mod augment;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod metrics;
+pub mod train;
+
+pub use error::{Result, TrainError};
+
 pub use draction;
+pub use skeletonllm_model;

@@ -1,0 +1,39 @@
+//! Errors of training and evaluation.
+
+use std::path::PathBuf;
+
+/// What can go wrong while training or evaluating.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The model crate failed (loading, tokenizer, prompt/image mismatch…).
+    #[error(transparent)]
+    Model(#[from] skeletonllm_model::Error),
+    /// A skeleton could not be read or rendered.
+    #[error("{0}")]
+    Skeleton(String),
+    /// A sample cannot be used.
+    #[error("{0}")]
+    Sample(String),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A checkpoint could not be written or read back.
+    #[error("{}: checkpoint: {msg}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What went wrong.
+        msg: String,
+    },
+    /// A training setting is invalid.
+    #[error("invalid training setting: {0}")]
+    Config(String),
+}
+
+/// Shorthand for results of this crate's training and evaluation.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;

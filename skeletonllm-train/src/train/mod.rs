@@ -1,0 +1,14 @@
+//! Training: the four stages of the authors' recipe ([`Stage`]), samples and their encoding,
+//! losses, the learning-rate schedule and the resumable training loop ([`train`]).
+
+pub mod checkpoint;
+pub mod loss;
+pub mod sample;
+pub mod schedule;
+pub mod stage;
+pub mod trainer;
+
+pub use sample::{Encoded, Sample, SkeletonRef, encode};
+pub use schedule::CosineWarmup;
+pub use stage::{Stage, Trainable, prepare_for_stage};
+pub use trainer::{StepLog, TrainConfig, TrainReport, train};
