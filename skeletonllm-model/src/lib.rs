@@ -19,7 +19,8 @@
 //!
 //! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
 //! checkpoint keys. [`lora`]: LoRA adapters (apply, merge, save/load alone).
-//! Not here yet: DrAction glue.
+//! [`skeleton_llm`]: DrAction + InternVL; [`tasks`]: recognise, caption, ask, verify on a
+//! skeleton clip with the prompts of [`prompts`].
 //!
 //! A tiny random model, end to end:
 //!
@@ -50,18 +51,23 @@
 //! # Ok::<(), skeletonllm_model::Error>(())
 //! ```
 
+pub mod answer;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod generate;
+pub mod gguf_tokenizer;
 pub mod intern_vit;
 pub mod internvl;
 pub mod load;
 pub mod lora;
 pub mod projector;
+pub mod prompts;
 pub mod qwen2;
 pub mod sampling;
 pub mod skeleton_llm;
+pub mod tasks;
 pub mod template;
 pub mod tokenizer;
 
@@ -79,6 +85,7 @@ pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffl
 pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
 pub use sampling::Sampler;
 pub use skeleton_llm::{SkeletonLlm, load_skeleton_llm};
+pub use tasks::{Assistant, LabelScore, Recognition, TaskOptions, Verification};
 pub use template::Conversation;
 pub use tokenizer::{InternVlTokenizer, SpecialTokens};
 

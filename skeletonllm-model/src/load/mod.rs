@@ -7,6 +7,7 @@
 //! transposed for Burn's `Linear` by `PyTorchToBurnAdapter`, then applied to the model. Every
 //! missing, unexpected or mis-shaped tensor is reported by name in [`Error::Weights`].
 
+pub mod gguf;
 pub mod hf;
 pub mod original;
 pub mod tensor_file;
