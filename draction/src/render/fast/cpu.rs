@@ -38,13 +38,17 @@ pub struct HostSplats<'a> {
 
 /// Per-frame tile lists: for each tile, the Gaussians (indices within the frame) that reach it,
 /// front to back, and each Gaussian's cut-off on `q`.
-struct Bins {
-    tiles_x: usize,
-    lists: Vec<Vec<u32>>,
-    qcut: Vec<f32>,
+pub(crate) struct Bins {
+    /// Tiles per image row.
+    pub(crate) tiles_x: usize,
+    /// Per tile (row-major), the Gaussians reaching it, front to back.
+    pub(crate) lists: Vec<Vec<u32>>,
+    /// Per Gaussian, the largest `q` still above the contribution cut-off.
+    pub(crate) qcut: Vec<f32>,
 }
 
-fn bin_frame(s: &HostSplats, f: usize, size: usize) -> Bins {
+/// Bins frame `f`'s Gaussians into tiles (reads means, conics and opacities, not colours).
+pub(crate) fn bin_frame(s: &HostSplats, f: usize, size: usize) -> Bins {
     let tiles_x = size.div_ceil(TILE);
     let mut lists = vec![Vec::new(); tiles_x * tiles_x];
     let mut qcut = vec![0.0f32; s.n];

@@ -1,11 +1,20 @@
 //! The fast rasteriser: tile-binned forward and backward wired into Burn as a backend
 //! extension with a custom autodiff op, so one `rasterize` call works on every backend.
 //!
-//! Backends run the host (rayon) kernels of [`cpu`] through the extension's default methods;
-//! the `Autodiff` implementation registers [`cpu::backward`]-style gradients for the four splat
-//! inputs. The reference path ([`crate::render::reference`]) is the oracle it is tested against.
+//! Flex runs the host (rayon) kernels of [`cpu`] through the extension's default methods; the
+//! CubeCL backend (wgpu, cuda) runs the CubeCL kernels of `kernel` (tiles binned on the host,
+//! compositing and the backward replay on the device). The `Autodiff` implementation registers
+//! the backward's gradients for the four splat inputs. The reference path
+//! ([`crate::render::reference`]) is the oracle it is tested against.
 
 pub mod cpu;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cube;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod kernel;
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub use cube::device_passes;
 
 use burn::backend::{Backend, TensorMetadata, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Tensor, TensorData};
@@ -40,7 +49,68 @@ fn host_inputs<B: Backend>(
     )
 }
 
-/// The rasteriser as a backend extension. The default bodies run the host kernels.
+/// The host forward ([`cpu::forward`]) on any backend: reads the inputs back, composites,
+/// uploads `[F, S, S, 3]`.
+fn host_forward<B: Backend>(
+    means2d: FloatTensor<B>,
+    conics: FloatTensor<B>,
+    colors: FloatTensor<B>,
+    opacity: FloatTensor<B>,
+    size: usize,
+) -> FloatTensor<B> {
+    let device = means2d.device();
+    let ([f, n], m, q, c, o) = host_inputs::<B>(means2d, conics, colors, opacity);
+    let s = cpu::HostSplats {
+        frames: f,
+        n,
+        means2d: &m,
+        conics: &q,
+        colors: &c,
+        opacity: &o,
+    };
+    let img = cpu::forward(&s, size);
+    B::float_from_data(TensorData::new(img, [f, size, size, 3]), &device)
+}
+
+/// The host backward ([`cpu::backward`]) on any backend.
+#[allow(clippy::type_complexity)]
+fn host_backward<B: Backend>(
+    means2d: FloatTensor<B>,
+    conics: FloatTensor<B>,
+    colors: FloatTensor<B>,
+    opacity: FloatTensor<B>,
+    image: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    size: usize,
+) -> (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+) {
+    let device = means2d.device();
+    let ([f, n], m, q, c, o) = host_inputs::<B>(means2d, conics, colors, opacity);
+    let (img, g) = (host::<B>(image), host::<B>(grad));
+    let s = cpu::HostSplats {
+        frames: f,
+        n,
+        means2d: &m,
+        conics: &q,
+        colors: &c,
+        opacity: &o,
+    };
+    let gr = cpu::backward(&s, &img, &g, size);
+    let t = |v: Vec<f32>, shape: Vec<usize>| B::float_from_data(TensorData::new(v, shape), &device);
+    (
+        t(gr.means2d, vec![f, n, 2]),
+        t(gr.conics, vec![f, n, 3]),
+        t(gr.colors, vec![f, n, 3]),
+        t(gr.opacity, vec![f, n]),
+    )
+}
+
+/// The rasteriser as a backend extension. The default bodies run the host kernels; the
+/// CubeCL backend overrides them with device kernels ([`kernel`]).
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     Cube: cfg(any(feature = "wgpu", feature = "cuda")),
@@ -55,18 +125,7 @@ pub trait RasterBackend: Backend {
         opacity: FloatTensor<Self>,
         size: usize,
     ) -> FloatTensor<Self> {
-        let device = means2d.device();
-        let ([f, n], m, q, c, o) = host_inputs::<Self>(means2d, conics, colors, opacity);
-        let s = cpu::HostSplats {
-            frames: f,
-            n,
-            means2d: &m,
-            conics: &q,
-            colors: &c,
-            opacity: &o,
-        };
-        let img = cpu::forward(&s, size);
-        Self::float_from_data(TensorData::new(img, [f, size, size, 3]), &device)
+        host_forward::<Self>(means2d, conics, colors, opacity, size)
     }
 
     /// Gradients of the four inputs given the forward output and its gradient.
@@ -85,27 +144,7 @@ pub trait RasterBackend: Backend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let device = means2d.device();
-        let ([f, n], m, q, c, o) = host_inputs::<Self>(means2d, conics, colors, opacity);
-        let (img, g) = (host::<Self>(image), host::<Self>(grad));
-        let s = cpu::HostSplats {
-            frames: f,
-            n,
-            means2d: &m,
-            conics: &q,
-            colors: &c,
-            opacity: &o,
-        };
-        let gr = cpu::backward(&s, &img, &g, size);
-        let t = |v: Vec<f32>, shape: Vec<usize>| {
-            Self::float_from_data(TensorData::new(v, shape), &device)
-        };
-        (
-            t(gr.means2d, vec![f, n, 2]),
-            t(gr.conics, vec![f, n, 3]),
-            t(gr.colors, vec![f, n, 3]),
-            t(gr.opacity, vec![f, n]),
-        )
+        host_backward::<Self>(means2d, conics, colors, opacity, image, grad, size)
     }
 }
 
@@ -113,7 +152,34 @@ pub trait RasterBackend: Backend {
 impl RasterBackend for burn::backend::Flex {}
 
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
-impl RasterBackend for burn_cubecl::CubeBackend {}
+impl RasterBackend for burn_cubecl::CubeBackend {
+    fn raster_forward(
+        means2d: FloatTensor<Self>,
+        conics: FloatTensor<Self>,
+        colors: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        size: usize,
+    ) -> FloatTensor<Self> {
+        cube::forward(means2d, conics, colors, opacity, size)
+    }
+
+    fn raster_backward(
+        means2d: FloatTensor<Self>,
+        conics: FloatTensor<Self>,
+        colors: FloatTensor<Self>,
+        opacity: FloatTensor<Self>,
+        image: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        size: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        cube::backward(means2d, conics, colors, opacity, image, grad, size)
+    }
+}
 
 mod autodiff {
     use burn::backend::tensor::FloatTensor;
