@@ -1,5 +1,6 @@
-//! Resumable training checkpoints: a directory `checkpoint/` holding the trainable parameters
-//! (`params.bpk`, burnpack, with their parameter ids so the optimizer state matches them),
+//! Resumable training checkpoints: a directory `checkpoint/` holding every parameter of the model
+//! (`params.bpk`, burnpack, with their parameter ids so the optimizer state matches them; the
+//! frozen ones too, which keeps resumption exact whatever trains),
 //! the optimizer state (`optimizer.bpk`) and the loop's position (`state.json`).
 //!
 //! A new checkpoint is written to `checkpoint.tmp/` and swapped in by renames (the previous one
@@ -33,9 +34,6 @@ pub struct TrainState {
     /// Number of samples the run was started with.
     pub samples: usize,
 }
-
-/// The regex of the parameters a checkpoint stores: renderer, projector, LoRA factors.
-const TRAINABLE: &str = r"^(renderer\.|internvl\.multi_modal_projector\.)|lora|\.a$|\.b$";
 
 fn ck_err(path: &Path, msg: impl ToString) -> TrainError {
     TrainError::Checkpoint {
@@ -74,9 +72,7 @@ pub fn save(
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let params = tmp.join("params.bpk");
-    let mut store = BurnpackStore::from_file(&params)
-        .with_regex(TRAINABLE)
-        .overwrite(true);
+    let mut store = BurnpackStore::from_file(&params).overwrite(true);
     model
         .save_into(&mut store)
         .map_err(|e| ck_err(&params, e))?;
@@ -120,9 +116,7 @@ pub fn load(
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
     let state: TrainState = serde_json::from_str(&text).map_err(|e| ck_err(&state_path, e))?;
     let params = dir.join("params.bpk");
-    let mut store = BurnpackStore::from_file(&params)
-        .with_regex(TRAINABLE)
-        .allow_partial(true);
+    let mut store = BurnpackStore::from_file(&params);
     let applied = model
         .load_from(&mut store)
         .map_err(|e| ck_err(&params, e))?;
