@@ -520,7 +520,7 @@ mod tests {
     /// manifest hashes, NFM presence, known scalars. Run:
     /// `cargo test -p draction -- --ignored released_candidates`.
     #[test]
-    #[ignore = "needs ../shared/reference/draction_weights beside the checkout"]
+    #[ignore = "needs ../shared/reference/draction_weights; run: cargo test -p draction -- --ignored released_candidates"]
     fn released_candidates() {
         let dir = std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),

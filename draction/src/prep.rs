@@ -451,7 +451,7 @@ mod tests {
     /// Checks every row of the authors' table in `../shared` (not part of the project).
     /// Run: `cargo test -p draction -- --ignored authors_table`.
     #[test]
-    #[ignore = "needs ../shared/reference/frame_indices_table.json beside the checkout"]
+    #[ignore = "needs ../shared/reference/frame_indices_table.json; run: cargo test -p draction -- --ignored authors_table"]
     fn authors_table() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -239,7 +239,7 @@ fn fixture_tokenizer_matches_transformers() {
 /// `scripts/fetch-smollm2.sh`). Tokenizer on ~20 strings, chat prompts, next-token logits and
 /// greedy answers, all against transformers (`smollm2_expected.json`).
 #[test]
-#[ignore = "needs SMOLLM2_GGUF (scripts/fetch-smollm2.sh); run with --release"]
+#[ignore = "needs the real model; run: SMOLLM2_GGUF=$(scripts/fetch-smollm2.sh) cargo test --release -p skeletonllm-model --test gguf -- --ignored"]
 fn smollm2_matches_transformers() {
     let Ok(path) = std::env::var("SMOLLM2_GGUF") else {
         eprintln!("SMOLLM2_GGUF not set: skipped");

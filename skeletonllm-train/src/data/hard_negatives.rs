@@ -95,7 +95,7 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs /work/shared/reference/ntu"]
+    #[ignore = "needs ../shared/reference/ntu; run: cargo test -p skeletonllm-train -- --ignored reference_files_load"]
     fn reference_files_load() -> Result<()> {
         for (ds, f) in [
             (NtuDataset::Ntu60, "ntu60_similar_actions.json"),

@@ -544,7 +544,7 @@ mod tests {
 
     /// Checks the embedded names against the authors' hard-negative files (keys, in order).
     #[test]
-    #[ignore = "needs /work/shared/reference/ntu"]
+    #[ignore = "needs ../shared/reference/ntu; run: cargo test -p skeletonllm-train -- --ignored class_names_match_reference_json"]
     fn class_names_match_reference_json() {
         for (ds, file) in [
             (NtuDataset::Ntu60, "ntu60_similar_actions.json"),
