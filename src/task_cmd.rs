@@ -302,7 +302,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     bar.finish();
     // Export: LoRA folded in, same config and tokenizer as the input model.
     let internvl = skeletonllm_model::merge_lora(model.internvl);
-    let out_model = args.out.join("model");
+    let out_model = skeletonllm_train::train::trainer::model_dir(&args.out);
     let config_json =
         skeletonllm_model::export::read_config_json(&args.model).map_err(|e| anyhow!("{e}"))?;
     let tok_text = std::fs::read_to_string(args.model.join("tokenizer.json"))

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::internvl::{InternVl, InternVlConfig};
-use crate::load::{read_safetensors, write_safetensors};
+use crate::load::write_safetensors;
 use crate::qwen2::RopeScaling;
 
 /// The HF-native `config.json` of a model built from `config`.
@@ -88,24 +88,15 @@ pub fn write_json_atomic(path: &Path, value: &Value) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
+/// Writes `bytes` to `path` atomically ([`draction::io::write_file_atomic`]).
 ///
 /// # Errors
 /// [`Error::Io`] naming `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
+    draction::io::write_file_atomic(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
+    })
 }
 
 /// The InternVL tensors of `model` under their HF-native names (PyTorch `Linear` layout), f32.
@@ -181,14 +172,4 @@ pub fn read_config_json(dir: &Path) -> Result<Value> {
         source,
     })?;
     serde_json::from_str(&text).map_err(|source| Error::Json { path, source })
-}
-
-/// Names of the tensors in `dir/model.safetensors`.
-///
-/// # Errors
-/// As [`read_safetensors`].
-pub fn saved_tensor_names(dir: &Path) -> Result<Vec<String>> {
-    Ok(read_safetensors(&dir.join("model.safetensors"))?
-        .into_keys()
-        .collect())
 }

@@ -7,8 +7,10 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
+use draction::Skeleton;
 use draction::checkpoint::{HostTensor, SKELETONLLM_PREFIX};
-use draction::render::{Camera, Clip, DrAction, Rasterizer};
+use draction::prep::Sampler;
+use draction::render::{Camera, Clip, ClipOptions, DrAction, Rasterizer};
 
 use crate::error::{Error, Result};
 use crate::internvl::{InternVl, InternVlInput, InternVlOutput};
@@ -27,6 +29,20 @@ impl SkeletonLlm {
     /// Pairs a renderer with an InternVL model.
     pub fn new(renderer: DrAction, internvl: InternVl) -> Self {
         Self { renderer, internvl }
+    }
+
+    /// Prepares `skel` for this model's renderer: `frames` frames picked by `sampler` (NTU-25
+    /// takes the exact path with a 25-joint renderer, every other layout the cross-topology one).
+    ///
+    /// # Errors
+    /// As [`Clip::prepare`]: a skeleton with no frames or no bodies.
+    pub fn clip(&self, skel: &Skeleton, frames: usize, sampler: Sampler) -> draction::Result<Clip> {
+        let opts = ClipOptions {
+            frames,
+            indices: None,
+            sampler,
+        };
+        Clip::prepare(skel, self.renderer.config().num_joints, &opts)
     }
 
     /// Renders `clip` at the ViT's image size: pixel values `[F, 3, S, S]` in [0, 1].

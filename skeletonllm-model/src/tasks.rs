@@ -16,7 +16,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use draction::Skeleton;
 use draction::prep::Sampler as FrameSampler;
-use draction::render::{Clip, ClipOptions, Rasterizer};
+use draction::render::{Clip, Rasterizer};
 
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate_streaming};
@@ -159,12 +159,8 @@ impl Assistant {
     /// # Errors
     /// [`Error::Task`] when the skeleton cannot be rendered (no frames or bodies).
     pub fn clip(&self, skel: &Skeleton) -> Result<Clip> {
-        let opts = ClipOptions {
-            frames: self.options.frames,
-            indices: None,
-            sampler: self.options.sampler,
-        };
-        Clip::prepare(skel, self.model.renderer.config().num_joints, &opts)
+        self.model
+            .clip(skel, self.options.frames, self.options.sampler)
             .map_err(|e| Error::Task(e.to_string()))
     }
 
@@ -203,10 +199,21 @@ impl Assistant {
         clip: &Clip,
         question: &str,
         max_new_tokens: usize,
-        mut on_text: impl FnMut(&str),
+        on_text: impl FnMut(&str),
     ) -> Result<String> {
         let ids = self.prompt_ids(clip.frames, question)?;
-        let input = InternVlInput::new(self.ids_tensor(&ids)).pixel_values(self.pixels(clip));
+        self.generate_answer(&ids, self.pixels(clip), max_new_tokens, on_text)
+    }
+
+    /// Greedy answer after the prompt `ids` whose images are `pixels`.
+    fn generate_answer(
+        &self,
+        ids: &[i64],
+        pixels: Tensor<4>,
+        max_new_tokens: usize,
+        mut on_text: impl FnMut(&str),
+    ) -> Result<String> {
+        let input = InternVlInput::new(self.ids_tensor(ids)).pixel_values(pixels);
         let options = GenerateOptions::greedy(max_new_tokens).with_eos(self.eos_token_ids.clone());
         let mut out: Vec<u32> = Vec::new();
         let mut shown = 0usize;
@@ -345,7 +352,8 @@ impl Assistant {
         let question = prompts::mqa_question(labels);
         let ids = self.prompt_ids(clip.frames, &question)?;
         let pixels = self.pixels(&clip);
-        let answer = self.answer_clip(&clip, &question, self.options.max_label_tokens, |_| {})?;
+        let answer =
+            self.generate_answer(&ids, pixels.clone(), self.options.max_label_tokens, |_| {})?;
         let ranking = self.rank_with_prompt(&ids, pixels, labels)?;
         let names: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
         let parsed = crate::answer::parse_answer(&answer, &names);

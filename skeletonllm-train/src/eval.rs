@@ -61,16 +61,10 @@ pub fn evaluate(
         let named =
             |e: skeletonllm_model::Error| TrainError::Sample(format!("sample {}: {e}", sample.id));
         let skel = sample.skeleton.load()?;
-        let clip = draction::render::Clip::prepare(
-            &skel,
-            assistant.model.renderer.config().num_joints,
-            &draction::render::ClipOptions {
-                frames: sample.frames(),
-                indices: None,
-                sampler: assistant.options.sampler,
-            },
-        )
-        .map_err(|e| TrainError::Skeleton(format!("sample {}: {e}", sample.id)))?;
+        let clip = assistant
+            .model
+            .clip(&skel, sample.frames(), assistant.options.sampler)
+            .map_err(|e| TrainError::Skeleton(format!("sample {}: {e}", sample.id)))?;
         if let Some(labels) = mqa_labels(&sample.user) {
             let ranking = assistant.rank_labels(&clip, &labels).map_err(named)?;
             let order: Vec<String> = ranking.iter().map(|r| r.label.clone()).collect();

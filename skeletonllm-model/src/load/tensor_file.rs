@@ -2,7 +2,7 @@
 //! contract): reading `input_ids` / `attention_mask` / `pixel_values` with dtype and rank
 //! checks, and writing named tensors atomically.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
@@ -115,28 +115,13 @@ pub fn write_safetensors(path: &Path, tensors: Vec<(String, TensorData)>) -> Res
         views.push((name.as_str(), view));
     }
     let bytes = safetensors::serialize(views, None).map_err(|e| st_error(e.to_string()))?;
-    let io_error = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io_error(std::io::Error::other("not a file path")))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| {
-            let _ = std::fs::remove_file(&tmp);
-            io_error(source)
-        })
+    crate::export::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("skeletonllm-io-{}", std::process::id()));

@@ -292,32 +292,23 @@ pub(crate) fn parse_jsonl<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
-/// Writes `bytes` to `path` via a synced temporary sibling and a rename.
+/// Writes `bytes` to `path` via a synced temporary sibling and a rename
+/// ([`draction::io::write_file_atomic`]), creating the folder first.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |p: &Path| {
         let p: PathBuf = p.to_path_buf();
         move |source| DataError::Io { path: p, source }
     };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| DataError::Config(format!("{}: not a file path", path.display())))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, path).map_err(io(path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if path.file_name().and_then(|n| n.to_str()).is_none() {
+        return Err(DataError::Config(format!(
+            "{}: not a file path",
+            path.display()
+        )));
     }
-    result
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    draction::io::write_file_atomic(path, bytes).map_err(io(path))
 }
 
 #[cfg(test)]

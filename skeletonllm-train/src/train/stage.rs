@@ -83,11 +83,6 @@ impl Stage {
     }
 }
 
-/// Whether the model's language model already carries LoRA adapters.
-pub fn has_lora(model: &SkeletonLlm) -> bool {
-    !skeletonllm_model::lora::adapters(&model.internvl).is_empty()
-}
-
 /// Freezes `model` for `stage`: the ViT and the language model's base weights are frozen, the
 /// renderer and projector follow [`Stage::trainable`], LoRA adapters are attached with `lora`
 /// when the stage trains them and the model has none yet (existing adapters keep training).

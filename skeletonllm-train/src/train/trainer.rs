@@ -14,7 +14,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use draction::prep::Sampler as FrameSampler;
-use draction::render::{Clip, ClipOptions, Rasterizer};
+use draction::render::{Clip, Rasterizer};
 use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
 
 use crate::error::{Result, TrainError};
@@ -120,12 +120,6 @@ pub struct TrainReport {
     pub resumed: bool,
 }
 
-/// Training-time access to a teacher for logit distillation.
-pub struct Teacher<'a> {
-    /// The teacher model (same tokenizer), used without gradients.
-    pub model: &'a SkeletonLlm,
-}
-
 fn mix(a: u64, b: u64) -> u64 {
     // splitmix64 of a combination: independent streams per (seed, epoch, index).
     let mut z = a
@@ -150,7 +144,8 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// Trains `model` on `samples` for `config.stage`, checkpointing into `run_dir`; with `resume`
-/// it continues from the checkpoint there. `on_step` sees every optimizer step.
+/// it continues from the checkpoint there. `teacher` (same tokenizer) is needed for logit
+/// distillation. `on_step` sees every optimizer step.
 ///
 /// `device` must be an autodiff device and the model must live on it.
 ///
@@ -165,7 +160,7 @@ pub fn train(
     config: &TrainConfig,
     run_dir: &std::path::Path,
     resume: bool,
-    teacher: Option<Teacher<'_>>,
+    teacher: Option<&SkeletonLlm>,
     device: &Device,
     mut on_step: impl FnMut(&StepLog),
 ) -> Result<(SkeletonLlm, TrainReport)> {
@@ -174,6 +169,13 @@ pub fn train(
             "need at least one sample, one epoch and a batch size of at least 1".into(),
         ));
     }
+    if config.distill_weight > 0.0 && teacher.is_none() {
+        return Err(TrainError::Config(
+            "logit distillation (distill_weight > 0) needs a teacher model".into(),
+        ));
+    }
+    // The teacher runs without gradients, on the plain device: converted once.
+    let teacher = teacher.map(Module::valid);
     std::fs::create_dir_all(run_dir).map_err(|source| TrainError::Io {
         path: run_dir.to_path_buf(),
         source,
@@ -245,9 +247,7 @@ pub fn train(
                 )?;
                 let ce = loss::answer_cross_entropy(out.logits.clone(), &enc.ids, enc.answer_start);
                 let mut total_loss = ce.clone() * (1.0 - config.distill_weight);
-                if config.distill_weight > 0.0
-                    && let Some(t) = &teacher
-                {
+                if let Some(t) = teacher.as_ref().filter(|_| config.distill_weight > 0.0) {
                     let teacher_rows = teacher_logits(t, sample, &clip, tokenizer, config, device)?;
                     let student_rows = loss::answer_logits(out.logits.clone(), enc.answer_start);
                     total_loss = total_loss
@@ -256,8 +256,6 @@ pub fn train(
                             teacher_rows,
                             config.distill_temperature,
                         ) * config.distill_weight;
-                } else if config.distill_weight > 0.0 {
-                    total_loss = ce.clone();
                 }
                 if config.margin_weight > 0.0
                     && let Some(contrast) = &sample.contrast
@@ -336,30 +334,26 @@ fn prepare_clip(
     model: &SkeletonLlm,
 ) -> Result<Clip> {
     let skel = sample.skeleton.load()?;
-    let opts = ClipOptions {
-        frames: sample.frames(),
-        indices: None,
-        sampler: if random_frames {
-            FrameSampler::Random { seed }
-        } else {
-            FrameSampler::Middle
-        },
+    let sampler = if random_frames {
+        FrameSampler::Random { seed }
+    } else {
+        FrameSampler::Middle
     };
-    Clip::prepare(&skel, model.renderer.config().num_joints, &opts)
+    model
+        .clip(&skel, sample.frames(), sampler)
         .map_err(|e| TrainError::Skeleton(format!("sample {}: {e}", sample.id)))
 }
 
 /// The teacher's logits over the answer tokens, for its own prompt (`teacher_user`, else the
 /// student's), detached.
 fn teacher_logits(
-    teacher: &Teacher<'_>,
+    model: &SkeletonLlm,
     sample: &Sample,
     clip: &Clip,
     tokenizer: &InternVlTokenizer,
     config: &TrainConfig,
     device: &Device,
 ) -> Result<Tensor<2>> {
-    let model = teacher.model.valid();
     let user = sample.teacher_user.as_deref().unwrap_or(&sample.user);
     let enc = encode(
         tokenizer,
