@@ -177,9 +177,10 @@ fn killed_training_resumes_to_the_same_model() {
         assert_eq!(w[1], at as u64 + 1, "log steps {steps:?}");
     }
     assert_eq!(*steps.last().unwrap(), 24);
-    // Known gap (issue #5 note): the optimizer state does not come back bit-exact yet, so the
-    // resumed model is close to, not equal to, the uninterrupted one.
-    assert!(worst < 5e-2, "resumed model differs by {worst}");
+    assert!(worst < 1e-5, "resumed model differs by {worst}");
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(full.join("train.json")).unwrap()).unwrap();
+    assert_eq!(first["last_loss"], summary["last_loss"]);
 
     // The trained model answers through the task commands and eval.
     let trained = full.join("model");

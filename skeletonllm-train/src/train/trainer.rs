@@ -293,14 +293,16 @@ pub fn train(
             state.step_in_epoch += 1;
             let mean = loss_sum / batch.len() as f32;
             state.losses.push(mean);
-            if state.step_in_epoch == steps_per_epoch {
+            let epoch = state.epoch;
+            let epoch_done = state.step_in_epoch == steps_per_epoch;
+            if epoch_done {
                 state.epoch += 1;
                 state.step_in_epoch = 0;
             }
             on_step(&StepLog {
                 step: state.global_step,
                 total_steps: total,
-                epoch: state.epoch.min(config.epochs - 1),
+                epoch,
                 loss: mean,
                 lr,
                 seconds: started.elapsed().as_secs_f64(),
@@ -309,6 +311,9 @@ pub fn train(
                 && state.global_step.is_multiple_of(config.checkpoint_every);
             if due || state.global_step == total {
                 checkpoint::save(run_dir, &model, &optimizer, &state)?;
+            }
+            if epoch_done {
+                break; // the next epoch draws its own order
             }
         }
         if state.global_step >= total {
