@@ -1,8 +1,10 @@
 //! Proof that the pipeline learns, on the CPU: a tiny SkeletonLLM (tiny ViT + tiny LM, the bundled
-//! hand-set DrAction) trained with Stage 1 (DrAction + projector) on clips cut from real
+//! hand-set DrAction) trained with Stage 1 on clips cut from real
 //! DeepMimic mocap (several speeds, windows, mirrored; two layouts) drives its loss down, changes
 //! DrAction's parameters and recognises held-out clips (windows never trained on) far above
-//! chance, by label likelihood.
+//! chance, by label likelihood. The tiny ViT and LM are random, not pretrained, so the run uses
+//! `from_scratch` (they train too); with them frozen, as Stage 1 freezes pretrained ones, a random
+//! LM cannot be steered (loss 4.1 -> 4.0 in 240 steps).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,7 +109,6 @@ fn accuracy(assistant: &Assistant, clips: &[(Skeleton, usize, bool)], set: &[usi
 }
 
 #[test]
-#[ignore = "known failing (issue #5): fits the answer format, not the 5-way labels; run: cargo test -p skeletonllm-train --test learn -- --ignored --nocapture"]
 fn stage1_learns_to_recognise_real_mocap_clips() {
     let device = Device::default().autodiff();
     device.seed(11);
@@ -157,7 +158,7 @@ fn stage1_learns_to_recognise_real_mocap_clips() {
         .collect();
     let config = TrainConfig {
         epochs: 10,
-        lr: 3e-3,
+        lr: 1e-3,
         warmup_ratio: 0.05,
         weight_decay: 0.0,
         batch_size: 4,
