@@ -9,6 +9,7 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use draction::burn::tensor::wgpu::WgpuBackend;
 use draction::burn::tensor::{Device, DeviceKind, Distribution, Tensor, TensorData};
 use draction::checkpoint::host_values;
 use draction::layout::Layout;
@@ -23,8 +24,11 @@ fn wgpu_cpu() -> Device {
     static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
     DEVICE
         .get_or_init(|| {
+            // Vulkan pinned: with Auto, wgpu may fall back to Mesa's GL llvmpipe and the test
+            // would pass without lavapipe.
             Device::wgpu_options()
                 .device_kind(DeviceKind::Cpu)
+                .graphics_api(WgpuBackend::Vulkan)
                 .init()
                 .map_err(|e| e.to_string())
         })
