@@ -54,6 +54,7 @@ pub fn hf_config_json(config: &InternVlConfig) -> Value {
             "rope_parameters": rope,
             "max_position_embeddings": t.max_position_embeddings,
             "tie_word_embeddings": t.tie_word_embeddings,
+            "attention_bias": t.attention_bias,
             "hidden_act": "silu",
         },
         "vision_config": {

@@ -52,6 +52,7 @@
 //! ```
 
 pub mod answer;
+pub mod bundle;
 pub mod cache;
 pub mod config;
 pub mod error;

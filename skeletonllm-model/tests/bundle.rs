@@ -1,0 +1,215 @@
+//! Bundles (a SkeletonLLM on a GGUF language model, [`skeletonllm_model::bundle`]) on the tiny
+//! GGUF fixture: the extended vocabulary keeps the GGUF's logits, a saved bundle loads back with
+//! the same logits (adapters attached and merged), the tasks run on it with its manifest's
+//! settings, and a missing GGUF is an error that says how to fetch it.
+
+use std::path::{Path, PathBuf};
+
+use skeletonllm_model::bundle::{
+    self, BaseLanguageModel, BundleManifest, load_bundle, load_bundle_for_training, new_on_gguf,
+    save_bundle,
+};
+use skeletonllm_model::draction::burn::tensor::{Device, Int, Tensor, TensorData};
+use skeletonllm_model::draction::render::DrActionConfig;
+use skeletonllm_model::draction::synthetic;
+use skeletonllm_model::load::gguf::load_gguf_llama;
+use skeletonllm_model::load::{read_safetensors, write_safetensors};
+use skeletonllm_model::{
+    Assistant, InternVitConfig, InternVlConfig, InternVlInput, LoraConfig,
+    MultiModalProjectorConfig, Qwen2Config, SkeletonLlm, apply_lora, load_adapters, prompts,
+    save_adapters,
+};
+
+fn gguf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gguf/tiny_llama.gguf")
+}
+
+fn config() -> InternVlConfig {
+    let vision = InternVitConfig::new(32, 1, 2, 64)
+        .with_image_size(56)
+        .with_patch_size(14);
+    let projector = MultiModalProjectorConfig::new(32, 1);
+    InternVlConfig::new(vision, projector, Qwen2Config::new(1, 8, 8, 1, 1, 1))
+}
+
+fn manifest(lora: &LoraConfig) -> BundleManifest {
+    BundleManifest {
+        base_language_model: BaseLanguageModel {
+            file: "tiny_llama.gguf".into(),
+            sha256: "not checked here".into(),
+            fetch: "scripts/fetch-smollm2.sh".into(),
+        },
+        lora_rank: lora.rank,
+        lora_alpha: lora.alpha,
+        lora_target_modules: lora.target_modules.clone(),
+        frames: 2,
+        system: "You watch motion.".into(),
+        labels: vec!["walk".into(), "run".into(), "jump".into()],
+    }
+}
+
+fn logits(model: &SkeletonLlm, ids: &[i64], pixels: Option<Tensor<4>>) -> Vec<f32> {
+    let device = model
+        .internvl
+        .language_model
+        .model
+        .embed_tokens
+        .weight
+        .device();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [1, ids.len()]), &device);
+    let mut input = InternVlInput::new(ids);
+    if let Some(p) = pixels {
+        input = input.pixel_values(p);
+    }
+    let out = model.internvl.forward(input).unwrap();
+    out.logits.into_data().iter::<f32>().collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A model on the fixture GGUF with LoRA adapters whose B factors are random (non-zero).
+fn adapted(device: &Device, dir: &Path) -> (SkeletonLlm, InternVlConfig, LoraConfig) {
+    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), device);
+    let (model, config, _) = new_on_gguf(&gguf(), renderer, &config(), device).unwrap();
+    let lora = LoraConfig::new(2, 4.0);
+    let SkeletonLlm { renderer, internvl } = model;
+    let fresh = apply_lora(internvl.clone(), &lora);
+    let file = dir.join("random_adapters.safetensors");
+    save_adapters(&fresh, &file).unwrap();
+    let mut tensors: Vec<(String, TensorData)> =
+        read_safetensors(&file).unwrap().into_iter().collect();
+    for (k, (name, data)) in tensors.iter_mut().enumerate() {
+        if name.ends_with("lora_B.weight") {
+            let n = data.num_elements();
+            let values: Vec<f32> = (0..n)
+                .map(|i| ((i * 7 + k) % 13) as f32 * 0.05 - 0.3)
+                .collect();
+            *data = TensorData::new(values, data.shape().to_vec());
+        }
+    }
+    write_safetensors(&file, tensors).unwrap();
+    let internvl = load_adapters(internvl, &lora, &file).unwrap();
+    (SkeletonLlm::new(renderer, internvl), config, lora)
+}
+
+#[test]
+fn extended_vocabulary_keeps_the_gguf_logits() {
+    let device = Device::default();
+    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
+    let (model, config, tokenizer) = new_on_gguf(&gguf(), renderer, &config(), &device).unwrap();
+    let (plain, _) = load_gguf_llama(&gguf(), &device).unwrap();
+    let v = plain.model.embed_tokens.weight.dims()[0];
+    assert_eq!(
+        config.text.vocab_size,
+        v + 9,
+        "nine InternVL tokens appended"
+    );
+    assert_eq!(tokenizer.vocab_size(), v + 9);
+    assert_eq!(
+        config.image_token_id,
+        tokenizer.special_tokens().img_context as usize
+    );
+    assert!(tokenizer.special_tokens().img_context as usize >= v);
+    let ids = [1i64, 5, 9, 2, 7];
+    let extended = logits(&model, &ids, None);
+    let t = Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [1, 5]), &device);
+    let base: Vec<f32> = plain.forward(t, None).into_data().iter::<f32>().collect();
+    let vx = v + 9;
+    let mut worst = 0.0f32;
+    for pos in 0..ids.len() {
+        let a = &extended[pos * vx..pos * vx + v];
+        let b = &base[pos * v..(pos + 1) * v];
+        worst = worst.max(max_diff(a, b));
+    }
+    assert!(worst < 1e-5, "old-vocabulary logits moved by {worst}");
+}
+
+#[test]
+fn saved_bundle_loads_back_with_the_same_logits_and_runs_the_tasks() {
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (model, config, lora) = adapted(&device, dir.path());
+    let out = dir.path().join("bundle");
+    save_bundle(&out, &model, &config, &manifest(&lora)).unwrap();
+    let missing = load_bundle(&out, &device).unwrap_err().to_string();
+    assert!(
+        missing.contains("tiny_llama.gguf") && missing.contains("scripts/fetch-smollm2.sh"),
+        "{missing}"
+    );
+    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+
+    let tokenizer = bundle::load_gguf_base(&gguf(), &device).unwrap().tokenizer;
+    let per_image = config.tokens_per_image();
+    let prompt = format!(
+        "<|im_start|>user\n<img>{}</img> what is it<|im_end|>",
+        "<IMG_CONTEXT>".repeat(per_image)
+    );
+    let ids: Vec<i64> = tokenizer
+        .encode(&prompt)
+        .unwrap()
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let pixels = Tensor::<4>::ones([1, 3, 56, 56], &device).mul_scalar(0.3);
+    let expected = logits(&model, &ids, Some(pixels.clone()));
+
+    let attached = load_bundle_for_training(&out, &device).unwrap();
+    assert_eq!(attached.manifest, manifest(&lora));
+    let got = logits(&attached.model, &ids, Some(pixels.clone()));
+    assert!(
+        max_diff(&expected, &got) < 1e-5,
+        "attached: {}",
+        max_diff(&expected, &got)
+    );
+
+    let merged = load_bundle(&out, &device).unwrap();
+    let got = logits(&merged.model, &ids, Some(pixels));
+    assert!(
+        max_diff(&expected, &got) < 1e-4,
+        "merged: {}",
+        max_diff(&expected, &got)
+    );
+
+    let assistant = Assistant::load(&out, &device).unwrap();
+    assert_eq!(assistant.options.frames, 2);
+    assert_eq!(assistant.options.system, "You watch motion.");
+    assert_eq!(assistant.labels, vec!["walk", "run", "jump"]);
+    let skel = skeletonllm_model::draction::Skeleton::from_dense(
+        synthetic::ntu_standing_pose()
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .cycle()
+            .take(4 * 25 * 3)
+            .collect(),
+        4,
+        1,
+        skeletonllm_model::draction::Layout::builtin("ntu25").unwrap(),
+    )
+    .unwrap();
+    let rec = assistant.recognize(&skel, &assistant.labels).unwrap();
+    assert_eq!(rec.ranking.len(), 3);
+    let total: f32 = rec.ranking.iter().map(|s| s.probability).sum();
+    assert!((total - 1.0).abs() < 1e-4);
+    let _ = prompts::CAPTION_QUESTION;
+}
+
+#[test]
+fn a_directory_without_a_manifest_is_not_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        "{\"model_type\": \"internvl\"}",
+    )
+    .unwrap();
+    assert_eq!(bundle::read_manifest(dir.path()).unwrap(), None);
+    let err = load_bundle(dir.path(), &Device::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a bundle"), "{err}");
+}
