@@ -54,6 +54,22 @@ impl KvCache {
         }
     }
 
+    /// This cache (batch 1) repeated `n` times along the batch, for scoring `n` continuations
+    /// of one prompt at once.
+    pub fn repeat_batch(&self, n: usize) -> KvCache {
+        let rep = |t: &Option<Tensor<4>>| t.as_ref().map(|t| t.clone().repeat_dim(0, n));
+        KvCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerKv {
+                    key: rep(&l.key),
+                    value: rep(&l.value),
+                })
+                .collect(),
+        }
+    }
+
     /// The cache of layer `index`.
     ///
     /// # Panics

@@ -95,6 +95,9 @@ pub struct InternVlInput {
     pub attention_mask: Option<Tensor<2, Int>>,
     /// Images, `[images, channels, height, width]`, one per `<img>` block in order.
     pub pixel_values: Option<Tensor<4>>,
+    /// First position whose logits are computed (0 = all); training on an answer only needs the
+    /// logits from the position before it, which saves most of the LM head's work.
+    pub logits_from: usize,
 }
 
 impl InternVlInput {
@@ -104,7 +107,14 @@ impl InternVlInput {
             input_ids,
             attention_mask: None,
             pixel_values: None,
+            logits_from: 0,
         }
+    }
+
+    /// Logits only from position `first` on (`output.logits` is `[batch, len - first, V]`).
+    pub fn logits_from(mut self, first: usize) -> Self {
+        self.logits_from = first;
+        self
     }
 
     /// With an HF attention mask (1 = attend).
@@ -351,11 +361,17 @@ impl InternVl {
         let image = input.pixel_values.map(|p| self.get_image_features(p));
         let embeds =
             self.embed_with_images(input.input_ids, image.as_ref().map(|i| i.features.clone()))?;
-        let logits = self.language_model.forward_embeds(
-            embeds,
-            input.attention_mask.map(padding_mask),
-            cache,
-        );
+        let lm = &self.language_model;
+        let hidden = lm
+            .model
+            .forward(embeds, input.attention_mask.map(padding_mask), cache);
+        let len = hidden.dims()[1];
+        let first = input.logits_from.min(len.saturating_sub(1));
+        let logits = lm.head(if first > 0 {
+            hidden.narrow(1, first, len - first)
+        } else {
+            hidden
+        });
         Ok(InternVlOutput { logits, image })
     }
 }

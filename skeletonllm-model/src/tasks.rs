@@ -102,6 +102,9 @@ pub struct Assistant {
     pub eos_token_ids: Vec<i64>,
     /// Task settings.
     pub options: TaskOptions,
+    /// The labels the model was trained on, when its directory says so (bundles): the default
+    /// candidates of `recognize`.
+    pub labels: Vec<String>,
     device: Device,
 }
 
@@ -121,6 +124,7 @@ impl Assistant {
             tokenizer,
             eos_token_ids: vec![im_end],
             options: TaskOptions::default(),
+            labels: Vec::new(),
             device,
         }
     }
@@ -130,7 +134,22 @@ impl Assistant {
     ///
     /// # Errors
     /// As [`crate::load_skeleton_llm`] and [`InternVlTokenizer::from_model_dir`].
+    /// A bundle directory ([`crate::bundle`], e.g. the bundled `skeletonllm-tiny`) is loaded with
+    /// [`crate::bundle::load_bundle`] and its manifest's frames and system message become the
+    /// task options.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        if let Some(manifest) = crate::bundle::read_manifest(dir)? {
+            let bundle = crate::bundle::load_bundle(dir, device)?;
+            let options = TaskOptions {
+                frames: manifest.frames,
+                system: manifest.system.clone(),
+                ..TaskOptions::default()
+            };
+            let mut assistant =
+                Self::new(bundle.model, bundle.tokenizer, device.clone()).with_options(options);
+            assistant.labels = manifest.labels;
+            return Ok(assistant);
+        }
         let model = crate::load_skeleton_llm(dir, device)?;
         let tokenizer = InternVlTokenizer::from_model_dir(dir)?;
         let config = crate::CheckpointConfig::from_json_file(&dir.join("config.json"))?;
@@ -267,24 +286,36 @@ impl Assistant {
         let [_, _, v] = last.dims();
         let (first, _) = host_log_softmax(last.reshape([1, v]));
         let im_end = i64::from(self.tokenizer.special_tokens().im_end);
-        let mut scores = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
-            let mut tokens = candidate.clone();
-            tokens.push(im_end);
-            let mut total = first[tokens[0] as usize];
-            if tokens.len() > 1 {
-                let mut branch = cache.clone();
-                let logits = lm.forward(
-                    self.ids_tensor(&tokens[..tokens.len() - 1]),
-                    Some(&mut branch),
-                ); // [1, n-1, V]
-                let [_, n, v] = logits.dims();
-                let (rows, v) = host_log_softmax(logits.reshape([n, v]));
-                for (k, &t) in tokens[1..].iter().enumerate() {
-                    total += rows[k * v + t as usize];
+        let sequences: Vec<Vec<i64>> = candidates
+            .iter()
+            .map(|c| c.iter().copied().chain([im_end]).collect())
+            .collect();
+        let mut scores: Vec<f32> = sequences
+            .iter()
+            .map(|t| t.first().map_or(0.0, |&id| first[id as usize]))
+            .collect();
+        // Every continuation past the first token in one batch on copies of the prompt's cache,
+        // right-padded (a causal decoder's earlier positions never see the padding after them).
+        let longest = sequences.iter().map(Vec::len).max().unwrap_or(0);
+        if longest > 1 {
+            let n = sequences.len();
+            let width = longest - 1;
+            let mut batch = Vec::with_capacity(n * width);
+            for t in &sequences {
+                let inputs = &t[..t.len() - 1];
+                batch.extend_from_slice(inputs);
+                batch.extend(std::iter::repeat_n(im_end, width - inputs.len()));
+            }
+            let mut branch = cache.repeat_batch(n);
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(batch, [n, width]), &self.device);
+            let logits = lm.forward(ids, Some(&mut branch)); // [n, width, V]
+            let [_, _, v] = logits.dims();
+            let (rows, v) = host_log_softmax(logits.reshape([n * width, v]));
+            for (b, t) in sequences.iter().enumerate() {
+                for (k, &id) in t[1..].iter().enumerate() {
+                    scores[b] += rows[(b * width + k) * v + id as usize];
                 }
             }
-            scores.push(total);
         }
         Ok(scores)
     }
