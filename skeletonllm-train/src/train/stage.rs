@@ -87,12 +87,14 @@ impl Stage {
 /// renderer and projector follow [`Stage::trainable`], LoRA adapters are attached with `lora`
 /// when the stage trains them and the model has none yet (existing adapters keep training).
 /// With `from_scratch` (models whose ViT and LM were not pretrained, such as the tiny ones built
-/// for tests) every InternVL parameter trains as well.
+/// for tests) every InternVL parameter trains as well; with `train_vision` the ViT does (a
+/// vision tower trained from scratch under a pretrained, LoRA-adapted language model).
 pub fn prepare_for_stage(
     model: SkeletonLlm,
     stage: Stage,
     lora: &LoraConfig,
     from_scratch: bool,
+    train_vision: bool,
 ) -> SkeletonLlm {
     let t = stage.trainable();
     let SkeletonLlm {
@@ -106,7 +108,7 @@ pub fn prepare_for_stage(
     } else if !adapted {
         internvl = internvl.no_grad();
     }
-    internvl.vision_tower = internvl.vision_tower.no_grad();
+    internvl.vision_tower = internvl.vision_tower.set_require_grad(train_vision);
     internvl.multi_modal_projector = internvl.multi_modal_projector.set_require_grad(t.projector);
     if from_scratch {
         internvl = internvl.set_require_grad(true);

@@ -64,6 +64,8 @@ pub struct TrainConfig {
     /// Train every InternVL parameter too (models whose ViT and LM were not pretrained; the
     /// authors' recipe keeps them frozen).
     pub from_scratch: bool,
+    /// Train the vision tower too (one trained from scratch under a pretrained language model).
+    pub train_vision: bool,
 }
 
 impl TrainConfig {
@@ -88,6 +90,7 @@ impl TrainConfig {
             raster: Rasterizer::Fast,
             random_frames: true,
             from_scratch: false,
+            train_vision: false,
         }
     }
 }
@@ -180,7 +183,13 @@ pub fn train(
         path: run_dir.to_path_buf(),
         source,
     })?;
-    let mut model = prepare_for_stage(model, config.stage, &config.lora, config.from_scratch);
+    let mut model = prepare_for_stage(
+        model,
+        config.stage,
+        &config.lora,
+        config.from_scratch,
+        config.train_vision,
+    );
     let mut optimizer: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay as f32)
         .init();
@@ -242,14 +251,20 @@ pub fn train(
                     .render_with(&clip, camera, config.raster, device);
                 let pixels = frames.permute([0, 3, 1, 2]);
                 let ids = ids_tensor(&enc.ids, device);
+                // Logits only from the position before the answer: rows 0.. of `out.logits` are
+                // positions `offset..`, so the losses see the ids from `offset` on, answer at 1.
+                let offset = enc.answer_start - 1;
                 let out = model.internvl.forward(
-                    skeletonllm_model::InternVlInput::new(ids).pixel_values(pixels.clone()),
+                    skeletonllm_model::InternVlInput::new(ids)
+                        .pixel_values(pixels.clone())
+                        .logits_from(offset),
                 )?;
-                let ce = loss::answer_cross_entropy(out.logits.clone(), &enc.ids, enc.answer_start);
+                let ids_from = &enc.ids[offset..];
+                let ce = loss::answer_cross_entropy(out.logits.clone(), ids_from, 1);
                 let mut total_loss = ce.clone() * (1.0 - config.distill_weight);
                 if let Some(t) = teacher.as_ref().filter(|_| config.distill_weight > 0.0) {
                     let teacher_rows = teacher_logits(t, sample, &clip, tokenizer, config, device)?;
-                    let student_rows = loss::answer_logits(out.logits.clone(), enc.answer_start);
+                    let student_rows = loss::answer_logits(out.logits.clone(), 1);
                     total_loss = total_loss
                         + loss::distillation_kl(
                             student_rows,
@@ -267,7 +282,7 @@ pub fn train(
                             total_loss = total_loss
                                 + loss::first_token_margin(
                                     out.logits,
-                                    enc.answer_start,
+                                    1,
                                     good,
                                     i64::from(bad),
                                     config.margin,
