@@ -33,6 +33,14 @@ pub enum TrainError {
     /// A training setting is invalid.
     #[error("invalid training setting: {0}")]
     Config(String),
+    /// A procedural motion class that does not exist.
+    #[error("unknown motion class {class:?} (known: {})", known.join(", "))]
+    UnknownClass {
+        /// The class asked for.
+        class: String,
+        /// The classes that exist.
+        known: &'static [&'static str],
+    },
 }
 
 /// Shorthand for results of this crate's training and evaluation.

@@ -1,0 +1,185 @@
+//! The procedural motion generator: valid, rigid, grounded, class-specific and renderable.
+
+use std::path::PathBuf;
+
+use skeletonllm_train::TrainError;
+use skeletonllm_train::draction::burn::tensor::Device;
+use skeletonllm_train::draction::checkpoint::host_values;
+use skeletonllm_train::draction::render::{Camera, Clip, ClipOptions, Rasterizer};
+use skeletonllm_train::draction::{Skeleton, prep::Sampler};
+use skeletonllm_train::motions::{PROCEDURAL_CLASSES, Performer, generate};
+
+const SPINE_BASE: usize = 0;
+const HEAD: usize = 3;
+const HANDS: [usize; 2] = [7, 11];
+const FEET: [usize; 4] = [14, 15, 18, 19];
+
+fn clip(class: &str, performer: u64, seed: u64) -> (Performer, Skeleton) {
+    let p = Performer::sample(performer);
+    let s = generate(class, &p, 3.0, 30.0, seed).unwrap();
+    (p, s)
+}
+
+fn y(s: &Skeleton, t: usize, j: usize) -> f32 {
+    s.position(t, 0, j)[1]
+}
+
+#[test]
+fn every_class_is_finite_and_complete() {
+    for class in PROCEDURAL_CLASSES {
+        for performer in 0..4 {
+            let (_, s) = clip(class, performer, 7);
+            assert_eq!(s.dims(), [90, 1, 25], "{class}");
+            assert_eq!(s.layout().name, "ntu25");
+            assert!(s.valid().iter().all(|&v| v), "{class}: missing joints");
+            assert!(s.positions().iter().all(|x| x.is_finite()), "{class}");
+        }
+    }
+}
+
+#[test]
+fn bone_lengths_stay_constant() {
+    for class in PROCEDURAL_CLASSES {
+        for performer in 0..12 {
+            let (_, s) = clip(class, performer, performer * 7);
+            for &(a, b) in &s.layout().bones {
+                let len = |t: usize| {
+                    let (p, q) = (s.position(t, 0, a), s.position(t, 0, b));
+                    (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>().sqrt()
+                };
+                let l0 = len(0);
+                assert!(l0 > 0.01, "{class}: bone {a}-{b} has length {l0}");
+                for t in 1..s.frames() {
+                    let rel = (len(t) - l0).abs() / l0;
+                    assert!(rel < 1e-3, "{class}: bone {a}-{b} frame {t}: {rel}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn feet_stay_above_the_floor() {
+    for class in PROCEDURAL_CLASSES {
+        for performer in 0..12 {
+            let (p, s) = clip(class, performer, performer + 1);
+            for t in 0..s.frames() {
+                for j in FEET {
+                    let h = y(&s, t, j) - p.floor_y;
+                    assert!(h > -0.02, "{class}: joint {j} at {h} m in frame {t}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn upright_and_facing_the_camera_in_ntu_space() {
+    let (p, s) = clip("clapping", 2, 0);
+    // Head above the pelvis, feet near the floor, body in front of the camera.
+    assert!(y(&s, 0, HEAD) - y(&s, 0, SPINE_BASE) > 0.25 * p.height);
+    assert!(y(&s, 0, 15) - p.floor_y < 0.05);
+    assert!(s.position(0, 0, SPINE_BASE)[2] > 2.0);
+    // Kinect convention: facing the camera (toes towards −z), the body's right side is +x.
+    assert!(
+        s.position(0, 0, 8)[0] > s.position(0, 0, 4)[0],
+        "right shoulder at +x"
+    );
+    assert!(
+        s.position(0, 0, 15)[2] < s.position(0, 0, 14)[2],
+        "toes towards the camera"
+    );
+}
+
+#[test]
+fn waving_raises_the_dominant_hand_above_the_head() {
+    for performer in 0..6 {
+        let (p, s) = clip("waving", performer, performer);
+        let hand = HANDS[usize::from(!p.left_handed)];
+        let above = (0..s.frames())
+            .filter(|&t| y(&s, t, hand) > y(&s, t, HEAD))
+            .count();
+        assert!(above > s.frames() / 2, "performer {performer}: {above}");
+    }
+}
+
+#[test]
+fn squatting_lowers_the_pelvis() {
+    for performer in 0..4 {
+        let (p, s) = clip("squatting", performer, 9);
+        let ys: Vec<f32> = (0..s.frames()).map(|t| y(&s, t, SPINE_BASE)).collect();
+        let (lo, hi) = ys
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        assert!(hi - lo > 0.2 * p.height, "{} of {}", hi - lo, p.height);
+    }
+}
+
+#[test]
+fn sitting_down_ends_lower_and_standing_up_higher() {
+    for performer in 0..4 {
+        let (_, s) = clip("sitting down", performer, 2);
+        let last = s.frames() - 1;
+        assert!(y(&s, last, SPINE_BASE) < y(&s, 0, SPINE_BASE) - 0.2);
+        let (_, s) = clip("standing up", performer, 2);
+        assert!(y(&s, last, SPINE_BASE) > y(&s, 0, SPINE_BASE) + 0.2);
+    }
+}
+
+#[test]
+fn seeds_decide_everything() {
+    for class in PROCEDURAL_CLASSES {
+        let (_, a) = clip(class, 4, 1);
+        let (_, b) = clip(class, 4, 1);
+        let (_, c) = clip(class, 5, 1);
+        assert_eq!(a.positions(), b.positions(), "{class}");
+        assert_ne!(a.positions(), c.positions(), "{class}");
+    }
+    assert_eq!(Performer::sample(8), Performer::sample(8));
+    assert_ne!(Performer::sample(8), Performer::sample(9));
+}
+
+#[test]
+fn unknown_classes_and_bad_lengths_are_errors() {
+    let p = Performer::sample(0);
+    let err = generate("moonwalk", &p, 2.0, 30.0, 0).unwrap_err();
+    assert!(matches!(err, TrainError::UnknownClass { ref class, .. } if class == "moonwalk"));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("moonwalk") && msg.contains("jumping jacks"),
+        "{msg}"
+    );
+    assert!(generate("walking", &p, 0.0, 30.0, 0).is_err());
+    assert!(generate("walking", &p, 2.0, f32::NAN, 0).is_err());
+}
+
+#[test]
+fn clips_render_through_draction() {
+    let weights = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/draction_default.safetensors"
+    ));
+    let device = Device::default();
+    let (renderer, _) = skeletonllm_train::draction::checkpoint::load(&weights, &device).unwrap();
+    let options = ClipOptions {
+        frames: 4,
+        indices: None,
+        sampler: Sampler::Middle,
+    };
+    for class in ["walking", "waving", "sitting down"] {
+        let (_, s) = clip(class, 1, 1);
+        let c = Clip::prepare(&s, renderer.config().num_joints, &options).unwrap();
+        let size = 64;
+        let frames = renderer.render_with(&c, Camera::new(size), Rasterizer::Fast, &device);
+        let v = host_values(frames);
+        assert_eq!(v.len(), 4 * size * size * 3);
+        assert!(v.iter().all(|x| x.is_finite()));
+        for f in v.chunks(size * size * 3) {
+            let lit = f.iter().filter(|&&x| x > 0.1).count();
+            assert!(
+                lit > 20,
+                "{class}: a frame is nearly black ({lit} lit values)"
+            );
+        }
+    }
+}
