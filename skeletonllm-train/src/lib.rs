@@ -17,6 +17,8 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod metrics;
+pub mod motions;
+pub mod tiny;
 pub mod train;
 
 pub use error::{Result, TrainError};
