@@ -10,6 +10,7 @@ use draction::{Format, Layout, Skeleton};
 
 mod model_cmd;
 mod render;
+mod stream_cmd;
 mod task_cmd;
 
 /// Universal skeleton understanding: read, convert, render, recognise, describe and train.
@@ -152,6 +153,9 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top_k: usize,
     },
+    /// Recognise live: skeleton frames as JSON lines on stdin, a label with its probability as
+    /// a JSON line on stdout every few frames (sliding window).
+    Stream(stream_cmd::StreamArgs),
     /// Describe the motion in one sentence.
     Caption {
         /// Skeleton file (any supported format).
@@ -311,6 +315,7 @@ fn run(cli: Cli) -> Result<()> {
             split,
             top_k,
         } => task_cmd::recognize(&file, &task, labels.as_deref(), split.as_deref(), top_k)?,
+        Command::Stream(args) => stream_cmd::stream(&args)?,
         Command::Caption { file, task } => task_cmd::describe(&file, &task, None)?,
         Command::Ask {
             file,

@@ -9,6 +9,9 @@ use skeletonllm_model::{Assistant, TaskOptions};
 use skeletonllm_train::data::{ZeroShotSplit, read_conversations};
 use skeletonllm_train::train::{Stage, TrainConfig, train};
 
+/// The bundled default model, relative to the repository.
+pub const BUNDLED_MODEL: &str = "assets/skeletonllm-tiny";
+
 /// Options shared by the task commands.
 #[derive(clap::Args, Clone)]
 pub struct TaskArgs {
@@ -16,9 +19,10 @@ pub struct TaskArgs {
     /// tokenizer.json). Without it the bundled default model is used.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Frames rendered per clip.
-    #[arg(long, default_value_t = 12)]
-    pub frames: usize,
+    /// Frames rendered per clip (default: the model's own setting; 12 for SkeletonLLM
+    /// checkpoints).
+    #[arg(long)]
+    pub frames: Option<usize>,
     /// Use the reference rasteriser.
     #[arg(long)]
     pub exact: bool,
@@ -32,28 +36,29 @@ fn model_dir(args: &TaskArgs) -> Result<PathBuf> {
     if let Some(dir) = &args.model {
         return Ok(dir.clone());
     }
-    let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/model");
+    let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BUNDLED_MODEL);
     if bundled.join("config.json").is_file() {
         return Ok(bundled);
     }
     bail!(
-        "no --model given and the bundled default model ({}) is not installed",
+        "no --model given and the bundled default model ({}) is missing from this checkout",
         bundled.display()
     )
 }
 
-fn assistant(args: &TaskArgs) -> Result<Assistant> {
+/// The model of `args`, loaded, with the command-line task options applied.
+pub fn assistant(args: &TaskArgs) -> Result<Assistant> {
     let dir = model_dir(args)?;
     let device = skeletonllm::device();
     let a = Assistant::load(&dir, &device).map_err(|e| anyhow!("{e}"))?;
     let options = TaskOptions {
-        frames: args.frames,
+        frames: args.frames.unwrap_or(a.options.frames),
         raster: if args.exact {
             Rasterizer::Reference
         } else {
             Rasterizer::Fast
         },
-        ..TaskOptions::default()
+        ..a.options.clone()
     };
     Ok(a.with_options(options))
 }
@@ -62,8 +67,9 @@ fn read_skeleton(file: &Path) -> Result<draction::Skeleton> {
     Ok(draction::io::read(file, None)?)
 }
 
-/// Candidate labels: a file (one per line) or a named split's test labels.
-fn labels(labels: Option<&Path>, split: Option<&str>) -> Result<Vec<String>> {
+/// Candidate labels: a file (one per line), a named split's test labels, or the labels the
+/// model was trained on.
+pub fn labels(labels: Option<&Path>, split: Option<&str>, model: &[String]) -> Result<Vec<String>> {
     match (labels, split) {
         (Some(file), None) => {
             let text = std::fs::read_to_string(file)
@@ -83,7 +89,8 @@ fn labels(labels: Option<&Path>, split: Option<&str>) -> Result<Vec<String>> {
             let split = ZeroShotSplit::parse(name).map_err(|e| anyhow!("{e}"))?;
             Ok(split.test_labels().iter().map(|s| s.to_string()).collect())
         }
-        (None, None) => bail!("give --labels FILE or --split NAME"),
+        (None, None) if !model.is_empty() => Ok(model.to_vec()),
+        (None, None) => bail!("give --labels FILE or --split NAME (this model names no labels)"),
         (Some(_), Some(_)) => bail!("give either --labels or --split, not both"),
     }
 }
@@ -96,8 +103,8 @@ pub fn recognize(
     split: Option<&str>,
     top_k: usize,
 ) -> Result<()> {
-    let labels = labels(label_file, split)?;
     let a = assistant(args)?;
+    let labels = labels(label_file, split, &a.labels)?;
     let skel = read_skeleton(file)?;
     let started = std::time::Instant::now();
     let rec = a

@@ -1,0 +1,158 @@
+//! `skeletonllm stream` and the bundle defaults of `recognize`, on a tiny bundle built on the
+//! tiny GGUF fixture: one JSON decision every `--every` frames once the window is full, labels
+//! from the bundle's manifest, and a malformed line named by its number.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use skeletonllm::skeletonllm_model::bundle::{
+    BaseLanguageModel, BundleManifest, new_on_gguf, save_bundle,
+};
+use skeletonllm::skeletonllm_model::draction::burn::tensor::Device;
+use skeletonllm::skeletonllm_model::draction::render::DrActionConfig;
+use skeletonllm::skeletonllm_model::draction::synthetic;
+use skeletonllm::skeletonllm_model::{
+    InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config, apply_lora,
+};
+
+const LABELS: [&str; 3] = ["walk", "wave", "jump"];
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn tiny_bundle(dir: &Path) {
+    let device = Device::default();
+    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
+    let vision = InternVitConfig::new(32, 1, 2, 64).with_image_size(56);
+    let config = InternVlConfig::new(
+        vision,
+        MultiModalProjectorConfig::new(32, 1),
+        Qwen2Config::new(1, 8, 8, 1, 1, 1),
+    );
+    let gguf = repo("tests/fixtures/gguf/tiny_llama.gguf");
+    let (mut model, config, _) = new_on_gguf(&gguf, renderer, &config, &device).unwrap();
+    let lora = LoraConfig::new(2, 4.0);
+    model.internvl = apply_lora(model.internvl, &lora);
+    let manifest = BundleManifest {
+        base_language_model: BaseLanguageModel {
+            file: "tiny_llama.gguf".into(),
+            sha256: String::new(),
+            fetch: "scripts/fetch-smollm2.sh".into(),
+        },
+        lora_rank: lora.rank,
+        lora_alpha: lora.alpha,
+        lora_target_modules: lora.target_modules.clone(),
+        frames: 2,
+        system: "You watch motion.".into(),
+        labels: LABELS.iter().map(|s| s.to_string()).collect(),
+    };
+    save_bundle(dir, &model, &config, &manifest).unwrap();
+    std::fs::copy(&gguf, dir.join("tiny_llama.gguf")).unwrap();
+}
+
+fn frame_line(t: usize) -> String {
+    let pose = synthetic::ntu_standing_pose();
+    let joints: Vec<String> = pose
+        .iter()
+        .map(|p| format!("[{},{},{}]", p[0] + 0.01 * t as f32, p[1], p[2]))
+        .collect();
+    format!("[{}]", joints.join(","))
+}
+
+fn run_stream(model: &Path, input: &str, extra: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
+        .args(["stream", "--model"])
+        .arg(model)
+        .args(extra)
+        .env_remove("SKELETONLLM_BASE_LM")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn stream_emits_a_decision_every_k_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bundle(dir.path());
+    let input: String = (0..16).map(|t| frame_line(t) + "\n").collect();
+    let out = run_stream(dir.path(), &input, &["--window", "8", "--every", "4"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let frames: Vec<u64> = lines.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert_eq!(
+        frames,
+        vec![8, 12, 16],
+        "decisions once the window is full, every 4"
+    );
+    for l in &lines {
+        assert_eq!(l["window"], 8);
+        assert!(LABELS.contains(&l["label"].as_str().unwrap()));
+        let p = l["probability"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0);
+        assert_eq!(l["top"].as_array().unwrap().len(), 3);
+        assert!(l["latency_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert!(stderr.contains("3 decisions"), "{stderr}");
+}
+
+#[test]
+fn stream_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bundle(dir.path());
+    let input = format!("{}\n\n{}\n[[1,2]]\n", frame_line(0), frame_line(1));
+    let out = run_stream(dir.path(), &input, &["--window", "8"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stdin line 4"), "{stderr}");
+    let input = format!("{}\n{}\n", frame_line(0), "[[0,0,0],[1,1,1]]");
+    let out = run_stream(dir.path(), &input, &["--layout", "ntu25"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("stdin line 2") && stderr.contains("25"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn recognize_defaults_to_the_bundle_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bundle(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
+        .args(["recognize", "--json", "--top-k", "3", "--model"])
+        .arg(dir.path())
+        .arg(repo("assets/samples/deepmimic_walk.txt"))
+        .env_remove("SKELETONLLM_BASE_LM")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<&str> = v["top_k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut want = LABELS.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+}
