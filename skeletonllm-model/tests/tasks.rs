@@ -179,3 +179,37 @@ fn saved_directory_loads_back_with_the_same_answers() {
         }
     }
 }
+
+#[test]
+fn logits_from_equals_the_tail_of_the_full_logits() {
+    let device = Device::default();
+    let (a, _, _) = assistant(&device);
+    let clip = a.clip(&synthetic::walking_ntu(40, 1)).unwrap();
+    let ids = a
+        .prompt_ids(clip.frames, prompts::CAPTION_QUESTION)
+        .unwrap();
+    let n = ids.len();
+    let input = InternVlInput::new(Tensor::<2, Int>::from_data(
+        TensorData::new(ids.clone(), [1, n]),
+        a.device(),
+    ))
+    .pixel_values(a.pixels(&clip));
+    let full = a.model.internvl.forward(input.clone()).unwrap().logits;
+    let [_, _, v] = full.dims();
+    let k = n - 3;
+    let tail = a
+        .model
+        .internvl
+        .forward(input.logits_from(k))
+        .unwrap()
+        .logits;
+    assert_eq!(tail.dims(), [1, 3, v]);
+    let want: Vec<f32> = full.narrow(1, k, 3).into_data().iter::<f32>().collect();
+    let got: Vec<f32> = tail.into_data().iter::<f32>().collect();
+    let worst = want
+        .iter()
+        .zip(&got)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "{worst}");
+}
