@@ -4,10 +4,14 @@
 //! Each step takes the last position's logits to the host, applies the repetition penalty and
 //! lets the [Sampler] pick a token ([`crate::sampling`]); a streaming callback sees every new
 //! token and may stop generation.
+//!
+//! [generate_batch] decodes several prompts of different lengths at once: left-padded
+//! ([left_pad]), the padding masked out as keys and RoPE positions counted per row from the
+//! first real token (as transformers' `generate`), each row stopping on its own stop id.
 
 use std::ops::ControlFlow;
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::internvl::{InternVl, InternVlInput, padding_mask};
@@ -134,6 +138,125 @@ pub fn generate_streaming(
         mask = mask.map(|m| {
             let pad = Tensor::<2, Int>::zeros([1, 1], &device).equal_elem(1); // false: attend
             Tensor::cat(vec![m, pad], 1)
+        });
+        step_input = if cache.is_some() {
+            new
+        } else {
+            embeds = Tensor::cat(vec![embeds, new], 1);
+            embeds.clone()
+        };
+    }
+    Ok(generated)
+}
+
+/// Left-pad prompts of different lengths into one batch: `input_ids` `[n, longest]` with
+/// `pad_id` before the shorter prompts and the matching `attention_mask` (0 on padding), ready
+/// for [generate_batch] (add `pixel_values` for the `<img>` blocks, in row order).
+///
+/// # Panics
+///
+/// Panics if `prompts` is empty or a prompt is empty.
+pub fn left_pad(prompts: &[Vec<i64>], pad_id: i64, device: &Device) -> InternVlInput {
+    assert!(!prompts.is_empty(), "left_pad: no prompts");
+    assert!(
+        prompts.iter().all(|p| !p.is_empty()),
+        "left_pad: empty prompt"
+    );
+    let n = prompts.len();
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(n * longest);
+    let mut mask = Vec::with_capacity(n * longest);
+    for p in prompts {
+        let pad = longest - p.len();
+        ids.extend(std::iter::repeat_n(pad_id, pad).chain(p.iter().copied()));
+        mask.extend(std::iter::repeat_n(0i64, pad).chain(std::iter::repeat_n(1, p.len())));
+    }
+    InternVlInput::new(Tensor::from_data(
+        TensorData::new(ids, [n, longest]),
+        device,
+    ))
+    .attention_mask(Tensor::from_data(
+        TensorData::new(mask, [n, longest]),
+        device,
+    ))
+}
+
+/// [generate] for a batch of left-padded prompts ([left_pad]); returns the new ids of every
+/// row. Each row gives the ids it would give alone: padding is masked out as keys, RoPE
+/// positions count from each row's first real token (`cumsum(attention_mask) - 1`, see
+/// [`crate::qwen2::positions_from_padding`]), the repetition penalty sees only the row's own
+/// tokens, each row samples with its own copy of `options.sampler` (same seed, same draws as
+/// alone) and stops on its own stop id; generation ends when every row has stopped.
+///
+/// Rows that stopped keep being fed their last id (their outputs are ignored). Right padding
+/// is not supported: the next token is read at the last column. With dynamic NTK RoPE past
+/// `max_position_embeddings` the frequencies follow the longest row (as in transformers).
+///
+/// # Shapes
+///
+/// - input.input_ids, input.attention_mask: `[batch, len]`
+///
+/// # Errors
+///
+/// As [generate].
+pub fn generate_batch(
+    model: &InternVl,
+    input: InternVlInput,
+    options: GenerateOptions,
+) -> Result<Vec<Vec<i64>>> {
+    let [batch, len] = input.input_ids.dims();
+    model.check_input(&input)?;
+    let device = input.input_ids.device();
+    let ids: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
+    let attend: Vec<bool> = match &input.attention_mask {
+        Some(m) => m.to_data().iter::<i64>().map(|v| v != 0).collect(),
+        None => vec![true; batch * len],
+    };
+    let mut seen: Vec<Vec<i64>> = (0..batch)
+        .map(|r| {
+            (r * len..(r + 1) * len)
+                .filter(|&i| attend[i])
+                .map(|i| ids[i])
+                .collect()
+        })
+        .collect();
+    let features = input
+        .pixel_values
+        .map(|p| model.get_image_features(p).features);
+    let lm = &model.language_model;
+    let mut embeds = model.embed_with_images(input.input_ids, features)?; // [b, len, D]
+    let mut mask: Option<Tensor<2, Bool>> = input.attention_mask.map(padding_mask); // [b, len]
+    let mut cache = options.use_cache.then(|| lm.new_cache());
+    let mut samplers = vec![options.sampler.clone(); batch];
+    let mut generated: Vec<Vec<i64>> = vec![Vec::with_capacity(options.max_new_tokens); batch];
+    let mut done = vec![false; batch];
+    let mut step_input = embeds.clone();
+    for _ in 0..options.max_new_tokens {
+        let logits = lm.forward_embeds_last(step_input, mask.clone(), cache.as_mut()); // [b, 1, V]
+        let v = logits.dims()[2];
+        let all: Vec<f32> = logits.into_data().iter::<f32>().collect();
+        let mut next = Vec::with_capacity(batch);
+        for (r, row) in all.chunks_exact(v).enumerate() {
+            if done[r] {
+                next.push(*generated[r].last().unwrap_or(&0));
+                continue;
+            }
+            let mut row = row.to_vec();
+            apply_repetition_penalty(&mut row, &seen[r], options.repetition_penalty);
+            let id = samplers[r].sample(&row) as i64;
+            generated[r].push(id);
+            seen[r].push(id);
+            done[r] = !options.ignore_eos && options.eos_token_ids.contains(&id);
+            next.push(id);
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let token = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), &device);
+        let new = lm.embed(token); // [b, 1, D]
+        mask = mask.map(|m| {
+            let attend = Tensor::<2, Int>::zeros([batch, 1], &device).equal_elem(1); // false
+            Tensor::cat(vec![m, attend], 1)
         });
         step_input = if cache.is_some() {
             new

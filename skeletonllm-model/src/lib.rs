@@ -12,8 +12,9 @@
 //! - [`config`]: `config.json` (HF-native and OpenGVLab layouts, both RoPE styles) → Burn configs.
 //! - [`load`]: safetensors checkpoints (sharded too) in either layout, bf16/f16 widened to f32,
 //!   every missing/unexpected/mis-shaped tensor named in [`Error::Weights`].
-//! - [`mod@generate`]: decoding with or without the [`KvCache`], streaming, stop ids;
-//!   [`sampling`]: greedy / nucleus [`Sampler`] with a seeded generator, repetition penalty.
+//! - [`mod@generate`]: decoding with or without the [`KvCache`], streaming, stop ids, batches of
+//!   left-padded prompts ([`generate_batch`], [`left_pad`]); [`sampling`]: greedy / top-k /
+//!   nucleus [`Sampler`] with a seeded generator, repetition penalty.
 //! - [`tokenizer`]: the InternVL3 tokenizer (`tokenizer.json` through the `tokenizers` crate);
 //!   [`template`]: the `internvl2_5` chat template with `<image>` expansion.
 //!
@@ -75,7 +76,7 @@ pub mod tokenizer;
 pub use cache::KvCache;
 pub use config::CheckpointConfig;
 pub use error::{Error, Result};
-pub use generate::{GenerateOptions, generate, generate_streaming};
+pub use generate::{GenerateOptions, generate, generate_batch, generate_streaming, left_pad};
 pub use intern_vit::{InternVit, InternVitConfig};
 pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
 pub use load::{CheckpointLayout, load_pretrained};

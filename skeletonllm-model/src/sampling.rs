@@ -1,7 +1,7 @@
 //! Choosing the next token from one row of logits, on the host, as transformers does it:
-//! repetition penalty ([`apply_repetition_penalty`]), then for sampling temperature
-//! ([`apply_temperature`]) and nucleus filtering ([`top_p_filter`]), then a draw from the
-//! softmax with a seeded generator.
+//! repetition penalty ([`apply_repetition_penalty`]), then for sampling the warpers in
+//! transformers' order, temperature ([`apply_temperature`]) → top-k ([`top_k_filter`]) →
+//! nucleus ([`top_p_filter`]), then a draw from the softmax with a seeded generator.
 
 /// How the next token is chosen.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -9,11 +9,16 @@ pub enum Sampler {
     /// Greedy: the highest logit, the first one on ties (as `torch.argmax`).
     #[default]
     Argmax,
-    /// Nucleus sampling (transformers' `do_sample=True, top_p=p, temperature=t, top_k=0`).
+    /// Sampling with top-k and nucleus filtering (transformers' `do_sample=True,
+    /// temperature=t, top_k=k, top_p=p`; note that transformers' default `top_k` is 50, here
+    /// [`Sampler::top_p`] leaves it off).
     TopP {
         /// Keep the most likely tokens until their probabilities add up to `p`
         /// (at least one token; `p >= 1` keeps all, `p -> 0` is greedy).
         p: f64,
+        /// Keep only the `top_k` largest logits (and any tied with the `k`-th) before the
+        /// nucleus filter; `0` = off, `1` = greedy.
+        top_k: usize,
         /// Logits are divided by it; `<= 0` means greedy.
         temperature: f64,
         /// State of the SplitMix64 generator: the seed at first, advanced by every draw, so a
@@ -23,13 +28,32 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    /// Nucleus sampling with this seed.
+    /// Nucleus sampling with this seed (no top-k).
     pub fn top_p(p: f64, temperature: f64, seed: u64) -> Self {
         Self::TopP {
             p,
+            top_k: 0,
             temperature,
             seed,
         }
+    }
+
+    /// Top-k sampling with this seed (no nucleus filter).
+    pub fn top_k(k: usize, temperature: f64, seed: u64) -> Self {
+        Self::TopP {
+            p: 1.0,
+            top_k: k,
+            temperature,
+            seed,
+        }
+    }
+
+    /// This sampler with top-k filtering (`0` = off); [`Sampler::Argmax`] is unchanged.
+    pub fn with_top_k(mut self, k: usize) -> Self {
+        if let Self::TopP { top_k, .. } = &mut self {
+            *top_k = k;
+        }
+        self
     }
 
     /// Pick a token id from one row of logits (penalties already applied).
@@ -47,6 +71,7 @@ impl Sampler {
             Sampler::Argmax => argmax(logits),
             Sampler::TopP {
                 p,
+                top_k,
                 temperature,
                 seed,
             } => {
@@ -55,6 +80,7 @@ impl Sampler {
                 }
                 let mut scores = logits.to_vec();
                 apply_temperature(&mut scores, *temperature);
+                top_k_filter(&mut scores, *top_k);
                 top_p_filter(&mut scores, *p);
                 let probs = softmax(&scores);
                 draw(&probs, unit_f64(seed))
@@ -104,6 +130,25 @@ pub fn apply_temperature(logits: &mut [f32], temperature: f64) {
     if temperature != 1.0 {
         for v in logits {
             *v = (f64::from(*v) / temperature) as f32;
+        }
+    }
+}
+
+/// transformers' `TopKLogitsWarper` (`min_tokens_to_keep = 1`): set to `-inf` every logit
+/// below the `k`-th largest (ties with it are kept, as `scores < topk(scores, k)[-1]`).
+/// `k == 0` or `k >= len` keeps everything.
+pub fn top_k_filter(logits: &mut [f32], k: usize) {
+    if k == 0 || k >= logits.len() {
+        return;
+    }
+    let mut sorted = logits.to_vec();
+    // Descending; NaN ranks last.
+    let key = |v: f32| if v.is_nan() { f32::NEG_INFINITY } else { v };
+    let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, |a, b| key(*b).total_cmp(&key(*a)));
+    let kth = key(*kth);
+    for v in logits {
+        if v.is_nan() || *v < kth {
+            *v = f32::NEG_INFINITY;
         }
     }
 }
@@ -270,5 +315,55 @@ mod tests {
         let ones = (0..n).filter(|_| s.sample(&l) == 1).count();
         let freq = ones as f64 / n as f64;
         assert!((freq - 0.9).abs() < 0.02, "{freq}");
+    }
+
+    #[test]
+    fn top_k_keeps_the_k_largest() {
+        let mut l = vec![0.5f32, 3.0, -1.0, 2.0, 2.0, 7.0];
+        top_k_filter(&mut l, 3);
+        let kept: Vec<bool> = l.iter().map(|v| v.is_finite()).collect();
+        assert_eq!(
+            kept,
+            [false, true, false, true, true, true],
+            "ties with the k-th stay"
+        );
+        let mut l = vec![0.5f32, 3.0, -1.0];
+        top_k_filter(&mut l, 0);
+        assert_eq!(l, [0.5, 3.0, -1.0]);
+        top_k_filter(&mut l, 5);
+        assert_eq!(l, [0.5, 3.0, -1.0]);
+        top_k_filter(&mut l, 1);
+        assert_eq!(l, [f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn top_k_one_is_greedy() {
+        for seed in 0..50 {
+            let l = logits(seed, 500);
+            let mut s = Sampler::top_k(1, 1.3, seed);
+            assert_eq!(s.sample(&l), argmax(&l), "seed {seed}");
+            let mut s = Sampler::top_p(0.95, 2.0, seed).with_top_k(1);
+            assert_eq!(s.sample(&l), argmax(&l), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn only_top_k_ids_are_drawn() {
+        let l = logits(99, 200);
+        let mut order: Vec<usize> = (0..l.len()).collect();
+        order.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
+        let allowed = &order[..5];
+        let mut drawn = std::collections::BTreeSet::new();
+        for seed in 0..2000 {
+            // A high temperature flattens the distribution: without top-k most ids would appear.
+            let id = Sampler::top_k(5, 50.0, seed).sample(&l);
+            assert!(allowed.contains(&id), "seed {seed}: {id}");
+            drawn.insert(id);
+        }
+        assert_eq!(drawn.len(), 5, "all five are drawn");
+        // Top-k before top-p: with k = 5 and p = 0.999 still only the top five.
+        let mut s = Sampler::top_p(0.999, 50.0, 3).with_top_k(5);
+        assert!((0..500).all(|_| allowed.contains(&s.sample(&l))));
+        assert_eq!(Sampler::Argmax.with_top_k(3), Sampler::Argmax);
     }
 }

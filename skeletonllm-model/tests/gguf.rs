@@ -93,12 +93,43 @@ fn dequantisation_matches_gguf_py() {
         let diff = max_abs_diff(&values, &want.try_to_vec::<f32>().unwrap());
         assert_eq!(diff, 0.0, "{name}: dequantised values differ by {diff}");
     }
-    let err = file.tensor_f32("q6_k").unwrap_err();
+    // Random bytes of the right size: a K-quant now dequantises (values checked below).
+    assert_eq!(file.tensor_f32("q6_k").unwrap().1.len(), 2 * 256);
+}
+
+/// Q4_K, Q5_K, Q6_K against `gguf.quants.dequantize` and Q8_K against ggml's formula, on
+/// random blocks (`tests/fixtures/gguf/make_kquant_fixture.py`); bit-exact.
+#[test]
+fn k_quant_dequantisation_matches_gguf_py() {
+    let file = GgufFile::open(&fixtures().join("kquant.gguf")).unwrap();
+    let all = read_safetensors(&fixtures().join("kquant_expected.safetensors")).unwrap();
+    for (name, ty) in [
+        ("q4_k", GgmlType::Q4_K),
+        ("q5_k", GgmlType::Q5_K),
+        ("q6_k", GgmlType::Q6_K),
+        ("q8_k", GgmlType::Q8_K),
+    ] {
+        assert_eq!(file.tensor(name).unwrap().ggml_type, ty);
+        assert!(ty.is_supported(), "{ty:?}");
+        let (shape, values) = file.tensor_f32(name).unwrap();
+        let want = &all[&format!("dequant.{name}")];
+        assert_eq!(shape, want.shape().to_vec(), "{name}");
+        let want: Vec<f32> = want.iter::<f32>().collect();
+        assert!(want.iter().any(|v| *v != 0.0), "{name}: a real fixture");
+        for (i, (a, b)) in values.iter().zip(&want).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "{name}[{i}]: {a} vs {b}");
+        }
+    }
+    // Truncated data is an error, not a panic.
+    let err = skeletonllm_model::load::gguf::dequantize(GgmlType::Q5_K, &[0u8; 175]).unwrap_err();
+    assert!(err.to_string().contains("176"), "{err}");
+    // Q3_K is listed but not dequantised.
+    let err = file.tensor_f32("q3_k").unwrap_err();
     assert!(
-        matches!(&err, GgufError::Tensor { name, .. } if name == "q6_k"),
+        matches!(&err, GgufError::Tensor { name, .. } if name == "q3_k"),
         "{err}"
     );
-    assert!(err.to_string().contains("Q6_K"), "{err}");
+    assert!(err.to_string().contains("Q3_K"), "{err}");
 }
 
 #[test]

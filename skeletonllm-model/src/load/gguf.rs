@@ -6,14 +6,15 @@
 //!   file: a truncated or lying file is a [`GgufError`] naming the file, never a panic or an
 //!   allocation larger than the file. Tensor data is read on demand ([`GgufFile::tensor_f32`]).
 //! - [`dequantize`]: F32, F16, BF16, Q8_0, Q4_0, Q4_1 (what SmolLM2-135M-Instruct.Q4_1 uses:
-//!   Q4_1 projections, a Q8_0 embedding, F32 norms). Other types are listed by the reader and
+//!   Q4_1 projections, a Q8_0 embedding, F32 norms) and the K-quants Q4_K, Q5_K, Q6_K, Q8_K
+//!   (the usual `Q4_K_M` / `Q5_K_M` / `Q6_K` files). Other types are listed by the reader and
 //!   rejected with [`DequantError::Unsupported`] when their data is needed.
 //! - [`load_gguf_llama`]: [`Qwen2Config`] from the `{arch}.*` keys ([`qwen2_config`]), tensors
 //!   renamed to the HF names ([`hf_name`]), llama.cpp's Q/K row permutation undone
 //!   ([`unpermute_rows`]), then applied through [`super::apply_tensors`] (lazily: each tensor
 //!   is read and dequantised when the model takes it).
 //!
-//! [`generate_text`] is a text-only decoding loop over a bare decoder ([`crate::generate`] takes
+//! [`generate_text`] is a text-only decoding loop over a bare decoder ([`crate::generate()`] takes
 //! an [`InternVl`](crate::InternVl)).
 
 use std::collections::BTreeMap;
@@ -23,8 +24,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::store::bridge;
 use burn::store::burn_pack::{Error as PackError, Tensor as PackTensor};
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
@@ -318,7 +317,16 @@ impl GgmlType {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Self::F32 | Self::F16 | Self::BF16 | Self::Q8_0 | Self::Q4_0 | Self::Q4_1
+            Self::F32
+                | Self::F16
+                | Self::BF16
+                | Self::Q8_0
+                | Self::Q4_0
+                | Self::Q4_1
+                | Self::Q4_K
+                | Self::Q5_K
+                | Self::Q6_K
+                | Self::Q8_K
         )
     }
 }
@@ -327,7 +335,10 @@ impl GgmlType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DequantError {
     /// The type has no dequantiser here.
-    #[error("dequantising {0:?} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)")]
+    #[error(
+        "dequantising {0:?} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, \
+         Q5_K, Q6_K, Q8_K)"
+    )]
     Unsupported(GgmlType),
     /// The byte count is not a whole number of blocks.
     #[error("{len} bytes of {ty:?} is not a whole number of {block_bytes}-byte blocks")]
@@ -343,6 +354,71 @@ pub enum DequantError {
 
 fn f16_at(b: &[u8], i: usize) -> f32 {
     half::f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
+}
+
+/// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` (0..8) from the 12
+/// packed bytes of a Q4_K/Q5_K super-block.
+fn scale_min_k4(j: usize, q: &[u8]) -> (f32, f32) {
+    let (sc, m) = if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    };
+    (f32::from(sc), f32::from(m))
+}
+
+/// ggml's `dequantize_row_q4_K` / `dequantize_row_q5_K` for one super-block (256 values):
+/// `d`, `dmin` (f16), 12 bytes of scales/mins, for Q5_K 32 bytes of high bits, 128 bytes of
+/// low nibbles. Each 64-value chunk uses two sub-blocks (low nibbles, then high nibbles).
+fn dequant_q45_k(b: &[u8], five_bits: bool, out: &mut Vec<f32>) {
+    let (d, min) = (f16_at(b, 0), f16_at(b, 2));
+    let scales = &b[4..16];
+    let (qh, ql) = if five_bits {
+        (&b[16..48], &b[48..176])
+    } else {
+        (&b[0..0], &b[16..144])
+    };
+    for chunk in 0..4 {
+        let q = &ql[chunk * 32..chunk * 32 + 32];
+        let (sc1, m1) = scale_min_k4(2 * chunk, scales);
+        let (sc2, m2) = scale_min_k4(2 * chunk + 1, scales);
+        let (d1, m1) = (d * sc1, min * m1);
+        let (d2, m2) = (d * sc2, min * m2);
+        let (u1, u2) = (1u8 << (2 * chunk), 2u8 << (2 * chunk));
+        let high = |l: usize, u: u8| -> u8 { if five_bits && qh[l] & u != 0 { 16 } else { 0 } };
+        out.extend((0..32).map(|l| d1 * f32::from((q[l] & 0x0f) + high(l, u1)) - m1));
+        out.extend((0..32).map(|l| d2 * f32::from((q[l] >> 4) + high(l, u2)) - m2));
+    }
+}
+
+/// ggml's `dequantize_row_q6_K` for one super-block (256 values): 128 bytes of low nibbles,
+/// 64 bytes of 2-bit high parts, 16 int8 scales, `d` (f16); `y = d * scale * (q - 32)`.
+fn dequant_q6_k(b: &[u8], out: &mut Vec<f32>) {
+    let d = f16_at(b, 208);
+    let start = out.len();
+    out.resize(start + 256, 0.0);
+    let y = &mut out[start..];
+    for half in 0..2 {
+        let ql = &b[half * 64..half * 64 + 64];
+        let qh = &b[128 + half * 32..128 + half * 32 + 32];
+        let sc = &b[192 + half * 8..192 + half * 8 + 8];
+        let y = &mut y[half * 128..half * 128 + 128];
+        for l in 0..32 {
+            let is = l / 16;
+            let q1 = i32::from((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32;
+            let q2 = i32::from((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            let q3 = i32::from((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            let q4 = i32::from((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            let s = |k: usize| f32::from(sc[is + k] as i8);
+            y[l] = d * s(0) * q1 as f32;
+            y[l + 32] = d * s(2) * q2 as f32;
+            y[l + 64] = d * s(4) * q3 as f32;
+            y[l + 96] = d * s(6) * q4 as f32;
+        }
+    }
 }
 
 /// Dequantise raw little-endian GGML data of type `ty` to f32 (as ggml's `dequantize_row_*`).
@@ -392,6 +468,16 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Result<Vec<f32>, DequantError> 
                 let qs = &b[4..20];
                 out.extend(qs.iter().map(|&q| f32::from(q & 0x0f) * d + m));
                 out.extend(qs.iter().map(|&q| f32::from(q >> 4) * d + m));
+            }
+        }
+        GgmlType::Q4_K => blocks.for_each(|b| dequant_q45_k(b, false, &mut out)),
+        GgmlType::Q5_K => blocks.for_each(|b| dequant_q45_k(b, true, &mut out)),
+        GgmlType::Q6_K => blocks.for_each(|b| dequant_q6_k(b, &mut out)),
+        GgmlType::Q8_K => {
+            // f32 d, int8 qs[256], int16 bsums[16] (unused here).
+            for b in blocks {
+                let d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                out.extend(b[4..260].iter().map(|&q| d * f32::from(q as i8)));
             }
         }
         _ => return Err(DequantError::Unsupported(ty)),
@@ -1168,21 +1254,13 @@ pub fn load_gguf_llama(
     Ok((model, file.metadata.clone()))
 }
 
-/// Give a tied model its own LM head: a contiguous `[D, V]` copy of the embedding matrix
-/// (`+V×D` floats). Same logits; on the CPU backend the tied head's matmul against the
-/// transposed `[V, D]` embedding is ~10× slower than against a contiguous head (SmolLM2: 240 ms
-/// vs 25 ms per token). Does nothing when the model already has a head.
+/// Make a tied model's LM head fast for inference: [`Qwen2ForCausalLm::untie_for_inference`]
+/// (a contiguous, non-persisted `[D, V]` copy of the embedding matrix, `+V×D` floats). Same
+/// logits; on the CPU backend the tied head's matmul against the transposed `[V, D]` embedding
+/// is ~10× slower than against a contiguous matrix (SmolLM2: 240 ms vs 25 ms per token). The
+/// parameters and their names do not change. Does nothing when the model already has a head.
 pub fn untie_head(lm: &mut Qwen2ForCausalLm) {
-    if lm.lm_head.is_some() {
-        return;
-    }
-    let embed = lm.model.embed_tokens.weight.val(); // [V, D]
-    let device = embed.device();
-    let weight = Tensor::<2>::from_data(embed.transpose().into_data(), &device); // [D, V]
-    lm.lm_head = Some(Linear {
-        weight: Param::from_tensor(weight),
-        bias: None,
-    });
+    lm.untie_for_inference();
 }
 
 /// Decode after a text prompt with a bare decoder (no images), with or without the KV cache;
@@ -1261,6 +1339,10 @@ mod tests {
         assert_eq!(v.len(), 32);
         assert_eq!((v[0], v[15], v[16], v[31]), (-1.0, 6.5, 6.5, -1.0));
         assert!(dequantize(GgmlType::Q4_1, &block[..19]).is_err());
-        assert!(dequantize(GgmlType::Q6_K, &[0; 210]).is_err());
+        assert!(dequantize(GgmlType::Q3_K, &[0; 110]).is_err());
+        assert_eq!(
+            dequantize(GgmlType::Q6_K, &[0; 210]).unwrap(),
+            vec![0.0; 256]
+        );
     }
 }
