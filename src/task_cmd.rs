@@ -242,6 +242,15 @@ pub struct TrainArgs {
     /// Train the ViT and the LM too (models built from scratch).
     #[arg(long)]
     pub from_scratch: bool,
+    /// Teacher model folder for logit distillation (stage 3; needs --distill-weight > 0).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Weight λ of the KL to the teacher's token distributions (CE gets 1 − λ).
+    #[arg(long, default_value_t = 0.0)]
+    pub distill_weight: f64,
+    /// Temperature τ of the distillation.
+    #[arg(long, default_value_t = 2.0)]
+    pub distill_temperature: f64,
 }
 
 /// `skeletonllm train`.
@@ -272,6 +281,19 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         .with_dropout(args.lora_dropout);
     config.margin_weight = args.margin_weight;
     config.from_scratch = args.from_scratch;
+    config.distill_weight = args.distill_weight;
+    config.distill_temperature = args.distill_temperature;
+    if args.distill_weight > 0.0 && args.teacher.is_none() {
+        bail!("--distill-weight needs --teacher DIR");
+    }
+    let teacher = match &args.teacher {
+        Some(dir) => Some(
+            Assistant::load(dir, &device)
+                .map_err(|e| anyhow!("teacher {}: {e}", dir.display()))?
+                .model,
+        ),
+        None => None,
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let log_path = args.out.join("log.jsonl");
@@ -294,7 +316,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         &config,
         &args.out,
         args.resume,
-        None,
+        teacher.as_ref(),
         &device,
         |s| {
             bar.set_length(s.total_steps as u64);

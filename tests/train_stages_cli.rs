@@ -305,3 +305,59 @@ fn stage4_refine_trains_projector_and_lora_with_draction_frozen() {
     );
     assert!(d["projector"] > 1e-5, "{d:?}");
 }
+
+#[test]
+fn stage3_with_a_teacher_mixes_in_logit_distillation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let records: Vec<_> = clips()
+        .into_iter()
+        .map(|(image, label)| {
+            (
+                image,
+                data_prompts::cr_student_question(FRAMES),
+                rationale(label),
+            )
+        })
+        .collect();
+    let data = tmp.path().join("crdistill.jsonl");
+    write_jsonl(&data, &records);
+    let lora = ["--lora-rank", "4", "--lora-alpha", "8"];
+    let plain = train(&model, &data, &tmp.path().join("ce"), 3, &lora);
+    let teacher = model.to_str().unwrap();
+    let mut extra = lora.to_vec();
+    extra.extend(["--teacher", teacher, "--distill-weight", "0.5"]);
+    let mixed = train(&model, &data, &tmp.path().join("kd"), 3, &extra);
+    assert_eq!(plain.len(), mixed.len());
+    assert!(mixed.iter().all(|l| l.is_finite()));
+    // The teacher is the starting model itself: at the first step the KL term is 0, so the
+    // loss is exactly (1 - λ) · CE; afterwards the runs differ.
+    assert!(
+        (mixed[0] - 0.5 * plain[0]).abs() < 1e-4 * plain[0].abs().max(1.0),
+        "first step: {} vs 0.5 × {}",
+        mixed[0],
+        plain[0]
+    );
+    let st = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
+        .args([
+            "train",
+            "--model",
+            teacher,
+            "--stage",
+            "3",
+            "--distill-weight",
+            "0.5",
+        ])
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "--data-root",
+            "/",
+            "--out",
+        ])
+        .arg(tmp.path().join("no-teacher"))
+        .output()
+        .unwrap();
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("--teacher"));
+}
