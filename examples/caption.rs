@@ -21,10 +21,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow};
 use clap::Parser;
 use skeletonllm::draction;
-use skeletonllm::skeletonllm_model::tokenizer::word_level_json;
-use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, TaskOptions, prompts,
-};
+use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, prompts};
 
 /// Describe the motion in a skeleton file (or answer a question about it).
 #[derive(Parser)]
@@ -52,20 +49,13 @@ fn repo(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// A tiny random SkeletonLLM (2-layer ViT and LM, the bundled hand-set DrAction) whose
-/// word-level tokenizer knows every word of `texts`.
+/// A tiny random SkeletonLLM on the bundled hand-set DrAction whose word-level tokenizer knows
+/// every word of `texts`.
 fn tiny_assistant(texts: &[&str], device: &draction::burn::tensor::Device) -> Result<Assistant> {
     device.seed(7);
-    let tokenizer = InternVlTokenizer::from_json(word_level_json(texts), "tiny".as_ref())
-        .map_err(|e| anyhow!("{e}"))?;
-    let config = InternVlConfig::tiny(
-        tokenizer.vocab_size(),
-        tokenizer.special_tokens().img_context as usize,
-    );
     let (renderer, _) =
         draction::checkpoint::load(&repo("assets/draction_default.safetensors"), device)?;
-    let model = SkeletonLlm::new(renderer, config.init(device));
-    Ok(Assistant::new(model, tokenizer, device.clone()))
+    Assistant::tiny_random(texts, renderer, device).map_err(|e| anyhow!("{e}"))
 }
 
 fn run() -> Result<()> {

@@ -20,10 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction;
-use skeletonllm::skeletonllm_model::tokenizer::word_level_json;
-use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, TaskOptions, prompts,
-};
+use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, prompts};
 use skeletonllm::skeletonllm_train::data::ZeroShotSplit;
 
 /// Recognise the action in a skeleton file.
@@ -86,20 +83,13 @@ fn candidate_labels(args: &Args, tiny: bool) -> Result<Vec<String>> {
     }
 }
 
-/// A tiny random SkeletonLLM (2-layer ViT and LM, the bundled hand-set DrAction) whose
-/// word-level tokenizer knows every word of `texts`.
+/// A tiny random SkeletonLLM on the bundled hand-set DrAction whose word-level tokenizer knows
+/// every word of `texts`.
 fn tiny_assistant(texts: &[String], device: &draction::burn::tensor::Device) -> Result<Assistant> {
     device.seed(7);
-    let tokenizer = InternVlTokenizer::from_json(word_level_json(texts), "tiny".as_ref())
-        .map_err(|e| anyhow!("{e}"))?;
-    let config = InternVlConfig::tiny(
-        tokenizer.vocab_size(),
-        tokenizer.special_tokens().img_context as usize,
-    );
     let (renderer, _) =
         draction::checkpoint::load(&repo("assets/draction_default.safetensors"), device)?;
-    let model = SkeletonLlm::new(renderer, config.init(device));
-    Ok(Assistant::new(model, tokenizer, device.clone()))
+    Assistant::tiny_random(texts, renderer, device).map_err(|e| anyhow!("{e}"))
 }
 
 fn run() -> Result<()> {

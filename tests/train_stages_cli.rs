@@ -231,10 +231,8 @@ fn stage2_discft_trains_renderer_and_projector_only() {
     assert!(d["renderer"] > 1e-6, "{d:?}");
 }
 
-#[test]
-fn stage3_crdistill_trains_renderer_projector_and_lora() {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tiny_model(tmp.path());
+/// CR-Distill records (student question, rationale ending in the label) in `dir`.
+fn crdistill_data(dir: &Path) -> PathBuf {
     let records: Vec<_> = clips()
         .into_iter()
         .map(|(image, label)| {
@@ -245,8 +243,16 @@ fn stage3_crdistill_trains_renderer_projector_and_lora() {
             )
         })
         .collect();
-    let data = tmp.path().join("crdistill.jsonl");
+    let data = dir.join("crdistill.jsonl");
     write_jsonl(&data, &records);
+    data
+}
+
+#[test]
+fn stage3_crdistill_trains_renderer_projector_and_lora() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let data = crdistill_data(tmp.path());
     let out = tmp.path().join("run3");
     let losses = train(
         &model,
@@ -310,18 +316,7 @@ fn stage4_refine_trains_projector_and_lora_with_draction_frozen() {
 fn stage3_with_a_teacher_mixes_in_logit_distillation() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
-    let records: Vec<_> = clips()
-        .into_iter()
-        .map(|(image, label)| {
-            (
-                image,
-                data_prompts::cr_student_question(FRAMES),
-                rationale(label),
-            )
-        })
-        .collect();
-    let data = tmp.path().join("crdistill.jsonl");
-    write_jsonl(&data, &records);
+    let data = crdistill_data(tmp.path());
     let lora = ["--lora-rank", "4", "--lora-alpha", "8"];
     let plain = train(&model, &data, &tmp.path().join("ce"), 3, &lora);
     let teacher = model.to_str().unwrap();
