@@ -27,6 +27,7 @@ use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config,
     prompts,
 };
+use skeletonllm_train::align::{self, AlignConfig};
 use skeletonllm_train::data::rng::SplitMix64;
 use skeletonllm_train::metrics::caption_scores_from_text;
 use skeletonllm_train::tiny::{self, DatasetConfig, LABELS, MotionClip};
@@ -53,8 +54,17 @@ struct Args {
     /// Continue from the run folder's last checkpoint.
     #[arg(long)]
     resume: bool,
-    /// Optimizer steps.
-    #[arg(long, default_value_t = 400)]
+    /// Steps of the embedding-alignment warm-up (renderer + ViT + projector, no LM).
+    #[arg(long, default_value_t = 1500)]
+    align_steps: usize,
+    /// Clips per alignment step.
+    #[arg(long, default_value_t = 8)]
+    align_batch: usize,
+    /// Learning rate of the alignment warm-up.
+    #[arg(long, default_value_t = 3e-4)]
+    align_lr: f64,
+    /// Optimizer steps of the answer training (through the LM).
+    #[arg(long, default_value_t = 200)]
     steps: usize,
     /// Samples per step.
     #[arg(long, default_value_t = 4)]
@@ -178,6 +188,58 @@ fn main() -> Result<()> {
         let (model, config, tokenizer) =
             bundle::new_on_gguf(&args.gguf, renderer, &model_config(), &train_device)
                 .map_err(|e| anyhow!("{e}"))?;
+        // Phase 1: image tokens aligned with the LM's embeddings of their labels.
+        let aligned: Vec<(std::sync::Arc<draction::Skeleton>, usize)> = clips
+            .iter()
+            .filter(|c| !c.held_out)
+            .map(|c| {
+                let index = LABELS.iter().position(|l| *l == c.label).unwrap_or(0);
+                (c.skeleton.clone(), index)
+            })
+            .collect();
+        let targets =
+            align::label_embeddings(&model, &tokenizer, &LABELS).map_err(|e| anyhow!("{e}"))?;
+        let align_config = AlignConfig {
+            steps: args.align_steps,
+            batch_size: args.align_batch,
+            lr: args.align_lr,
+            frames: args.frames,
+            seed: args.seed,
+            ..AlignConfig::default()
+        };
+        let t = Instant::now();
+        let abar = ProgressBar::new(args.align_steps as u64);
+        let mut recent = Vec::new();
+        let model = align::align(
+            model,
+            &aligned,
+            targets,
+            &align_config,
+            &train_device,
+            |step, loss, acc| {
+                abar.set_position(step as u64);
+                abar.set_message(format!("align loss {loss:.3}, token accuracy {acc:.2}"));
+                recent.push((loss, acc));
+                if !std::io::stderr().is_terminal() && step.is_multiple_of(100) {
+                    let n = recent.len().min(100) as f32;
+                    let tail = &recent[recent.len() - n as usize..];
+                    eprintln!(
+                        "align step {step}: loss {:.3}, token accuracy {:.3} (mean of last {n})",
+                        tail.iter().map(|r| r.0).sum::<f32>() / n,
+                        tail.iter().map(|r| r.1).sum::<f32>() / n
+                    );
+                }
+            },
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+        abar.finish();
+        eprintln!(
+            "alignment: {} steps in {:.0} s",
+            args.align_steps,
+            t.elapsed().as_secs_f64()
+        );
+
+        // Phase 2: answer tokens through the LM (recognition and captions).
         let samples = samples(&clips, args.frames, args.caption_share, args.seed);
         for kind in ["label", "caption"] {
             if let Some(s) = samples.iter().find(|s| s.id.ends_with(kind)) {
@@ -264,11 +326,12 @@ fn main() -> Result<()> {
         eprintln!("wrote {}", args.out.display());
     }
 
-    evaluate(&args, &held_out, &device)
+    evaluate(&args, &clips, &held_out, &device)
 }
 
 fn evaluate(
     args: &Args,
+    all: &[MotionClip],
     held_out: &[&MotionClip],
     device: &skeletonllm_model::draction::burn::tensor::Device,
 ) -> Result<()> {
@@ -294,6 +357,19 @@ fn evaluate(
         bar.inc(1);
     }
     bar.finish();
+    // The same ranking on a spread of training clips (how well the training set was fitted).
+    let train_clips: Vec<&MotionClip> = all.iter().filter(|c| !c.held_out).collect();
+    let stride = (train_clips.len() / 72).max(1);
+    let mut train_hits = 0usize;
+    let mut train_n = 0usize;
+    for clip in train_clips.iter().step_by(stride).take(72) {
+        let c = assistant.clip(&clip.skeleton).map_err(|e| anyhow!("{e}"))?;
+        let ranking = assistant
+            .rank_labels(&c, &LABELS)
+            .map_err(|e| anyhow!("{e}"))?;
+        train_hits += usize::from(ranking[0].label == clip.label);
+        train_n += 1;
+    }
     // Captions on a spread of held-out clips.
     let step = (held_out.len() / args.caption_eval.max(1)).max(1);
     let mut hyps = Vec::new();
@@ -323,6 +399,8 @@ fn evaluate(
         "labels": LABELS.len(),
         "top1": correct as f64 / n,
         "top5": top5 as f64 / n,
+        "train_top1": train_hits as f64 / train_n.max(1) as f64,
+        "train_clips_ranked": train_n,
         "chance": 1.0 / LABELS.len() as f64,
         "per_class": per_class.iter().map(|(k, (h, t))| (k.to_string(),
             serde_json::json!({"top1": *h as f64 / *t as f64, "clips": t}))).collect::<serde_json::Map<_, _>>(),

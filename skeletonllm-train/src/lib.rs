@@ -12,6 +12,7 @@
 //! # Ok::<(), skeletonllm_train::draction::Error>(())
 //! ```
 
+pub mod align;
 pub mod augment;
 pub mod data;
 pub mod error;

@@ -1,0 +1,221 @@
+//! Embedding-alignment warm-up for a vision tower trained from scratch under a frozen,
+//! pretrained language model: every image token of a clip is pulled toward the LM's own input
+//! embedding of the clip's label (mean of the label's token embeddings), by a softmax over the
+//! labels' cosine similarities plus a term matching the token's norm to the embeddings'.
+//!
+//! The LM never runs (its embeddings are constants), so a step costs a render and a ViT forward
+//! and backward: thousands of steps fit in minutes on a CPU, where the language-model loss
+//! reaches the ViT only through the frozen decoder and learns it slowly. Afterwards the image
+//! tokens already "read" as their label to the LM, and the usual answer-token training
+//! ([`crate::train::train`]) teaches it to use them in the prompts.
+
+use std::sync::Arc;
+
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use draction::Skeleton;
+use draction::prep::Sampler as FrameSampler;
+use draction::render::{Camera, Rasterizer};
+use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
+
+use crate::data::rng::SplitMix64;
+use crate::error::{Result, TrainError};
+use crate::train::{Stage, prepare_for_stage};
+
+/// Settings of [`align`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlignConfig {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// AdamW learning rate (constant).
+    pub lr: f64,
+    /// Frames rendered per clip (random ones each time).
+    pub frames: usize,
+    /// Softmax temperature of the cosine similarities.
+    pub temperature: f64,
+    /// Weight of the norm-matching term.
+    pub norm_weight: f64,
+    /// Seed of the clip order and frame draws.
+    pub seed: u64,
+}
+
+impl Default for AlignConfig {
+    fn default() -> Self {
+        Self {
+            steps: 600,
+            batch_size: 8,
+            lr: 1e-3,
+            frames: 6,
+            temperature: 0.1,
+            norm_weight: 0.1,
+            seed: 7,
+        }
+    }
+}
+
+/// The LM's input embedding of each label (mean over its tokens), `[labels, D]`, detached.
+///
+/// # Errors
+/// [`TrainError::Config`] for a label that encodes to no tokens; tokenizer errors.
+pub fn label_embeddings<S: AsRef<str>>(
+    model: &SkeletonLlm,
+    tokenizer: &InternVlTokenizer,
+    labels: &[S],
+) -> Result<Tensor<2>> {
+    let embed = model
+        .internvl
+        .language_model
+        .model
+        .embed_tokens
+        .weight
+        .val()
+        .detach();
+    let device = embed.device();
+    let mut rows = Vec::with_capacity(labels.len());
+    for label in labels {
+        let ids: Vec<i64> = tokenizer
+            .encode(label.as_ref())?
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        if ids.is_empty() {
+            return Err(TrainError::Config(format!(
+                "label {:?} has no tokens",
+                label.as_ref()
+            )));
+        }
+        let n = ids.len();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device);
+        rows.push(embed.clone().select(0, idx).mean_dim(0)); // [1, D]
+    }
+    Ok(Tensor::cat(rows, 0))
+}
+
+/// The loss of one clip's image tokens `[tokens, D]` against `targets` `[labels, D]`.
+fn token_loss(
+    tokens: Tensor<2>,
+    targets: &Tensor<2>,
+    label: usize,
+    target_norm: f64,
+    config: &AlignConfig,
+) -> Tensor<1> {
+    let [n, _] = tokens.dims();
+    let norms = tokens.clone().powi_scalar(2).sum_dim(1).sqrt(); // [n, 1]
+    let unit = tokens / norms.clone().add_scalar(1e-6);
+    let t_norms = targets.clone().powi_scalar(2).sum_dim(1).sqrt();
+    let t_unit = targets.clone() / t_norms.add_scalar(1e-6);
+    let logits = unit.matmul(t_unit.transpose()) / config.temperature; // [n, L]
+    let lp = log_softmax(logits, 1);
+    let device = lp.device();
+    let target =
+        Tensor::<2, Int>::from_data(TensorData::new(vec![label as i64; n], [n, 1]), &device);
+    let ce = lp.gather(1, target).mean().neg();
+    let norm_term = (norms / target_norm).sub_scalar(1.0).powi_scalar(2).mean();
+    ce + norm_term * config.norm_weight
+}
+
+/// Trains DrAction, the vision tower and the projector of `model` (the LM stays frozen) so that
+/// the image tokens of each clip align with its label's embedding ([`label_embeddings`]).
+/// `clips` pairs skeletons with label indices; `on_step(step, loss, accuracy)` reports the
+/// batch mean loss and the share of tokens whose nearest label is right. `device` must be an
+/// autodiff device and the model must live on it.
+///
+/// # Errors
+/// [`TrainError::Config`] for no clips or a label index out of range; rendering errors naming
+/// the clip.
+pub fn align(
+    model: SkeletonLlm,
+    clips: &[(Arc<Skeleton>, usize)],
+    targets: Tensor<2>,
+    config: &AlignConfig,
+    device: &Device,
+    mut on_step: impl FnMut(usize, f32, f32),
+) -> Result<SkeletonLlm> {
+    let [num_labels, _] = targets.dims();
+    if clips.is_empty() || config.batch_size == 0 {
+        return Err(TrainError::Config(
+            "alignment needs clips and a batch".into(),
+        ));
+    }
+    if let Some((_, bad)) = clips.iter().find(|(_, l)| *l >= num_labels) {
+        return Err(TrainError::Config(format!(
+            "label index {bad} but only {num_labels} labels"
+        )));
+    }
+    // Constants: a fresh leaf, whatever graph the caller's tensor came from.
+    let targets = Tensor::<2>::from_data(targets.into_data(), device);
+    // Renderer, ViT and projector train; the LM is frozen.
+    let mut model = prepare_for_stage(model, Stage::Warmup, &LoraConfig::new(1, 1.0), false, true);
+    let target_norm = targets
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .sqrt()
+        .mean()
+        .into_scalar::<f32>() as f64;
+    let mut optimizer: ModuleOptimizer = AdamWConfig::new().with_weight_decay(0.0).init();
+    let camera = Camera::new(model.internvl.config_image_size());
+    let mut rng = SplitMix64::new(config.seed);
+    let mut order: Vec<usize> = (0..clips.len()).collect();
+    let mut cursor = order.len();
+    for step in 1..=config.steps {
+        let mut loss_sum = 0.0f32;
+        let mut correct = 0usize;
+        let mut total = 0usize;
+        let mut accumulator = GradientsAccumulator::<SkeletonLlm>::new();
+        for _ in 0..config.batch_size {
+            if cursor == order.len() {
+                rng.shuffle(&mut order);
+                cursor = 0;
+            }
+            let (skel, label) = &clips[order[cursor]];
+            cursor += 1;
+            let sampler = FrameSampler::Random {
+                seed: rng.next_u64(),
+            };
+            let clip = model
+                .clip(skel, config.frames, sampler)
+                .map_err(|e| TrainError::Skeleton(e.to_string()))?;
+            let pixels = model
+                .renderer
+                .render_with(&clip, camera, Rasterizer::Fast, device)
+                .permute([0, 3, 1, 2]);
+            let features = model.internvl.get_image_features(pixels).features; // [F, T, D]
+            let [f, t, d] = features.dims();
+            let tokens = features.reshape([f * t, d]);
+            let loss = token_loss(tokens.clone(), &targets, *label, target_norm, config);
+            {
+                let unit = tokens.clone().detach();
+                let n = unit
+                    .clone()
+                    .powi_scalar(2)
+                    .sum_dim(1)
+                    .sqrt()
+                    .add_scalar(1e-6);
+                let tn = targets
+                    .clone()
+                    .powi_scalar(2)
+                    .sum_dim(1)
+                    .sqrt()
+                    .add_scalar(1e-6);
+                let sims = (unit / n).matmul((targets.clone() / tn).transpose());
+                let best: Vec<i64> = sims.argmax(1).into_data().iter::<i64>().collect();
+                correct += best.iter().filter(|&&b| b == *label as i64).count();
+                total += best.len();
+            }
+            loss_sum += loss.clone().into_scalar::<f32>();
+            let grads = (loss / config.batch_size as f64).backward();
+            accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
+        }
+        model = optimizer.step(config.lr, model, accumulator.grads());
+        on_step(
+            step,
+            loss_sum / config.batch_size as f32,
+            correct as f32 / total.max(1) as f32,
+        );
+    }
+    Ok(model)
+}
