@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -40,6 +41,11 @@ pub struct AlignConfig {
     pub norm_weight: f64,
     /// Seed of the clip order and frame draws.
     pub seed: u64,
+    /// Train DrAction too (off by default: under this loss its Gaussians can collapse).
+    pub train_renderer: bool,
+    /// Steps per window of the running token accuracy; the model of the best window is
+    /// returned.
+    pub window: usize,
 }
 
 impl Default for AlignConfig {
@@ -52,6 +58,8 @@ impl Default for AlignConfig {
             temperature: 0.1,
             norm_weight: 0.1,
             seed: 7,
+            train_renderer: false,
+            window: 50,
         }
     }
 }
@@ -117,8 +125,10 @@ fn token_loss(
     ce + norm_term * config.norm_weight
 }
 
-/// Trains DrAction, the vision tower and the projector of `model` (the LM stays frozen) so that
-/// the image tokens of each clip align with its label's embedding ([`label_embeddings`]).
+/// Trains the vision tower and the projector of `model` (and DrAction with
+/// [`AlignConfig::train_renderer`]; the LM stays frozen) so that the image tokens of each clip
+/// align with its label's embedding ([`label_embeddings`]). Returns the model at the end of
+/// the window (of [`AlignConfig::window`] steps) with the best token accuracy.
 /// `clips` pairs skeletons with label indices; `on_step(step, loss, accuracy)` reports the
 /// batch mean loss and the share of tokens whose nearest label is right. `device` must be an
 /// autodiff device and the model must live on it.
@@ -149,6 +159,9 @@ pub fn align(
     let targets = Tensor::<2>::from_data(targets.into_data(), device);
     // Renderer, ViT and projector train; the LM is frozen.
     let mut model = prepare_for_stage(model, Stage::Warmup, &LoraConfig::new(1, 1.0), false, true);
+    model.renderer = model.renderer.set_require_grad(config.train_renderer);
+    let mut best: Option<(f32, SkeletonLlm)> = None;
+    let mut window = (0usize, 0usize);
     let target_norm = targets
         .clone()
         .powi_scalar(2)
@@ -210,12 +223,26 @@ pub fn align(
             let grads = (loss / config.batch_size as f64).backward();
             accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
         }
+        if !loss_sum.is_finite() {
+            return Err(TrainError::Sample(format!(
+                "alignment step {step}: the loss is {loss_sum}"
+            )));
+        }
         model = optimizer.step(config.lr, model, accumulator.grads());
+        window.0 += correct;
+        window.1 += total;
+        if step.is_multiple_of(config.window.max(1)) || step == config.steps {
+            let acc = window.0 as f32 / window.1.max(1) as f32;
+            if best.as_ref().is_none_or(|(b, _)| acc > *b) {
+                best = Some((acc, model.clone()));
+            }
+            window = (0, 0);
+        }
         on_step(
             step,
             loss_sum / config.batch_size as f32,
             correct as f32 / total.max(1) as f32,
         );
     }
-    Ok(model)
+    Ok(best.map_or(model, |(_, m)| m))
 }
