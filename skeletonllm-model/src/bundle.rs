@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, Param};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore, bridge};
+use burn::store::bridge;
 use burn::tensor::{Device, Tensor, TensorData};
 use draction::checkpoint::SKELETONLLM_PREFIX;
 use draction::render::DrAction;
@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::config::CheckpointConfig;
 use crate::error::{Error, Result};
-use crate::export::{hf_config_json, write_json_atomic};
+use crate::export::{hf_config_json, module_tensors, write_json_atomic};
 use crate::internvl::{InternVl, InternVlConfig};
 use crate::load::gguf::{GgufFile, hf_tensors, qwen2_config, untie_head};
 use crate::load::{apply_tensors, read_safetensors, write_safetensors};
@@ -273,40 +273,6 @@ pub fn new_on_gguf(
         vision_layers_used: config.vision_layers_used(),
     };
     Ok((SkeletonLlm::new(renderer, internvl), config, base.tokenizer))
-}
-
-/// The tensors of `module` under `prefix` with PyTorch names and layouts.
-fn module_tensors<M: ModuleSnapshot>(
-    module: &M,
-    prefix: &str,
-) -> Result<Vec<(String, TensorData)>> {
-    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
-    let st = |e: String| Error::Safetensors {
-        path: PathBuf::new(),
-        msg: e,
-    };
-    module
-        .save_into(&mut store)
-        .map_err(|e| st(e.to_string()))?;
-    let bytes = store.get_bytes().map_err(|e| st(e.to_string()))?;
-    let parsed = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| st(e.to_string()))?;
-    let mut out = Vec::new();
-    for (name, view) in parsed.tensors() {
-        if view.dtype() != safetensors::Dtype::F32 {
-            return Err(st(format!("{name}: unexpected dtype {:?}", view.dtype())));
-        }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        out.push((
-            format!("{prefix}{name}"),
-            TensorData::new(values, view.shape().to_vec()),
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
 }
 
 /// Writes a bundle directory (see the module docs) for `model`, whose decoder must carry LoRA

@@ -105,12 +105,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// [`Error::Safetensors`] if burn-store fails to serialise the module.
 pub fn internvl_tensors(model: &InternVl) -> Result<Vec<(String, TensorData)>> {
+    module_tensors(model, "")
+}
+
+/// The f32 tensors of any module with PyTorch names and layouts, each name prefixed by `prefix`,
+/// sorted by name.
+///
+/// # Errors
+/// [`Error::Safetensors`] if burn-store fails to serialise the module or a tensor is not f32.
+pub fn module_tensors<M: ModuleSnapshot>(
+    module: &M,
+    prefix: &str,
+) -> Result<Vec<(String, TensorData)>> {
     let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
     let st = |e: String| Error::Safetensors {
         path: PathBuf::new(),
         msg: e,
     };
-    model.save_into(&mut store).map_err(|e| st(e.to_string()))?;
+    module
+        .save_into(&mut store)
+        .map_err(|e| st(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| st(e.to_string()))?;
     let parsed = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| st(e.to_string()))?;
     let mut out = Vec::new();
@@ -123,8 +137,12 @@ pub fn internvl_tensors(model: &InternVl) -> Result<Vec<(String, TensorData)>> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        out.push((name, TensorData::new(values, view.shape().to_vec())));
+        out.push((
+            format!("{prefix}{name}"),
+            TensorData::new(values, view.shape().to_vec()),
+        ));
     }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
