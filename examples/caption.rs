@@ -37,7 +37,7 @@ struct Args {
     /// Ask this question instead of the caption prompt.
     #[arg(long)]
     question: Option<String>,
-    /// Frames rendered per clip (default 12; 2 for the tiny model).
+    /// Frames rendered per clip (default: the model's own, 12 for SkeletonLLM checkpoints; 2 for the tiny model).
     #[arg(long)]
     frames: Option<usize>,
     /// Upper bound on generated tokens.
@@ -65,7 +65,6 @@ fn run() -> Result<()> {
         .file
         .clone()
         .unwrap_or_else(|| repo("assets/samples/cmu_01_01.bvh"));
-    let frames = args.frames.unwrap_or(if tiny { 2 } else { 12 });
     let device = skeletonllm::device(); // flex, or wgpu/cuda with those features
 
     let assistant = match (&args.model, tiny) {
@@ -89,11 +88,16 @@ fn run() -> Result<()> {
             )?
         }
     };
-    let assistant = assistant.with_options(TaskOptions {
+    // The model's own frame count (bundles carry theirs) unless --frames says otherwise.
+    let frames = args
+        .frames
+        .unwrap_or(if tiny { 2 } else { assistant.options.frames });
+    let options = TaskOptions {
         frames,
         max_text_tokens: args.max_tokens,
-        ..TaskOptions::default()
-    });
+        ..assistant.options.clone()
+    };
+    let assistant = assistant.with_options(options);
 
     let skel = draction::io::read(&file, None)?; // format detected
     println!(

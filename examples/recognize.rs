@@ -40,7 +40,7 @@ struct Args {
     /// A named split whose test labels are the candidates (e.g. ntu60_55_cs).
     #[arg(long)]
     split: Option<String>,
-    /// Frames rendered per clip (default 12; 2 for the tiny model).
+    /// Frames rendered per clip (default: the model's own, 12 for SkeletonLLM checkpoints; 2 for the tiny model).
     #[arg(long)]
     frames: Option<usize>,
     /// How many ranked labels to print.
@@ -78,7 +78,7 @@ fn candidate_labels(args: &Args, tiny: bool) -> Result<Vec<String>> {
             .iter()
             .map(|s| s.to_string())
             .collect()),
-        (None, None) => bail!("give --labels FILE or --split NAME"),
+        (None, None) => Ok(Vec::new()), // the model's own labels, checked after loading
         (Some(_), Some(_)) => bail!("give either --labels or --split, not both"),
     }
 }
@@ -99,8 +99,7 @@ fn run() -> Result<()> {
         .file
         .clone()
         .unwrap_or_else(|| repo("assets/samples/cmu_01_01.bvh"));
-    let labels = candidate_labels(&args, tiny)?;
-    let frames = args.frames.unwrap_or(if tiny { 2 } else { 12 });
+    let mut labels = candidate_labels(&args, tiny)?;
     let device = skeletonllm::device(); // flex, or wgpu/cuda with those features
 
     let started = std::time::Instant::now();
@@ -121,10 +120,21 @@ fn run() -> Result<()> {
             tiny_assistant(&texts, &device)?
         }
     };
-    let assistant = assistant.with_options(TaskOptions {
+    if labels.is_empty() {
+        labels = assistant.labels.clone();
+    }
+    if labels.is_empty() {
+        bail!("give --labels FILE or --split NAME (this model names no labels)");
+    }
+    // The model's own frame count (bundles carry theirs) unless --frames says otherwise.
+    let frames = args
+        .frames
+        .unwrap_or(if tiny { 2 } else { assistant.options.frames });
+    let options = TaskOptions {
         frames,
-        ..TaskOptions::default()
-    });
+        ..assistant.options.clone()
+    };
+    let assistant = assistant.with_options(options);
     let load_seconds = started.elapsed().as_secs_f64();
 
     let skel = draction::io::read(&file, None)?; // format detected
