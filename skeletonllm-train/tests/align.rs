@@ -11,6 +11,18 @@ use skeletonllm_train::draction::render::DrActionConfig;
 use skeletonllm_train::draction::{self, Layout, Skeleton, synthetic};
 use skeletonllm_train::skeletonllm_model::{Assistant, InternVlConfig, SkeletonLlm};
 
+/// The LM's token embedding matrix, on the host.
+fn embedding(model: &SkeletonLlm) -> Vec<f32> {
+    let lm = &model.internvl.language_model;
+    host_values(lm.model.embed_tokens.weight.val())
+}
+
+/// The ViT's patch-embedding weights, on the host.
+fn patch_weights(model: &SkeletonLlm) -> Vec<f32> {
+    let patch = &model.internvl.vision_tower.embeddings.patch_embeddings;
+    host_values(patch.projection.weight.val().reshape([1, -1]))
+}
+
 #[test]
 fn alignment_pulls_image_tokens_to_their_label() {
     let device = Device::default().autodiff();
@@ -45,26 +57,8 @@ fn alignment_pulls_image_tokens_to_their_label() {
         .unwrap(),
     );
     let clips = vec![(walk, 0usize), (still, 1usize)];
-    let embed_before = host_values(
-        model
-            .internvl
-            .language_model
-            .model
-            .embed_tokens
-            .weight
-            .val(),
-    );
-    let vit_before = host_values(
-        model
-            .internvl
-            .vision_tower
-            .embeddings
-            .patch_embeddings
-            .projection
-            .weight
-            .val()
-            .reshape([1, -1]),
-    );
+    let embed_before = embedding(&model);
+    let vit_before = patch_weights(&model);
     let mut log = Vec::new();
     let config = AlignConfig {
         steps: 40,
@@ -84,27 +78,9 @@ fn alignment_pulls_image_tokens_to_their_label() {
     );
     assert!(last.0 < 0.5 * first.0, "loss {} -> {}", first.0, last.0);
     assert!(last.1 > 0.9, "token accuracy {}", last.1);
-    let embed_after = host_values(
-        model
-            .internvl
-            .language_model
-            .model
-            .embed_tokens
-            .weight
-            .val(),
-    );
+    let embed_after = embedding(&model);
     assert_eq!(embed_before, embed_after, "the LM must stay frozen");
-    let vit_after = host_values(
-        model
-            .internvl
-            .vision_tower
-            .embeddings
-            .patch_embeddings
-            .projection
-            .weight
-            .val()
-            .reshape([1, -1]),
-    );
+    let vit_after = patch_weights(&model);
     assert_ne!(vit_before, vit_after, "the ViT must train");
 }
 
