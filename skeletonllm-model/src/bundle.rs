@@ -23,7 +23,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 use draction::checkpoint::SKELETONLLM_PREFIX;
 use draction::render::DrAction;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::CheckpointConfig;
 use crate::error::{Error, Result};
@@ -34,7 +33,7 @@ use crate::load::{apply_tensors, read_safetensors, write_safetensors};
 use crate::lora::{LoraConfig, load_adapters, merge_lora, save_adapters};
 use crate::qwen2::Qwen2ForCausalLm;
 use crate::skeleton_llm::SkeletonLlm;
-use crate::tokenizer::{INTERNVL_ADDED_TOKENS, InternVlTokenizer};
+use crate::tokenizer::{InternVlTokenizer, append_internvl_tokens};
 
 /// Key of the [`BundleManifest`] in a bundle's `config.json`.
 pub const MANIFEST_KEY: &str = "skeletonllm";
@@ -155,33 +154,6 @@ pub fn find_base_lm(dir: &Path, manifest: &BundleManifest) -> Result<PathBuf> {
     ))
 }
 
-/// Appends InternVL's added tokens ([`INTERNVL_ADDED_TOKENS`]) to a `tokenizer.json` value,
-/// with ids right after its vocabulary (`vocab_size`); returns the new size.
-///
-/// # Errors
-/// [`Error::Tokenizer`] when the JSON has no `added_tokens` array.
-fn append_internvl_tokens(json: &mut Value, vocab_size: usize, path: &Path) -> Result<usize> {
-    let added = json
-        .get_mut("added_tokens")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| Error::Tokenizer {
-            path: path.to_path_buf(),
-            msg: "no `added_tokens` array".into(),
-        })?;
-    for (k, content) in INTERNVL_ADDED_TOKENS.iter().enumerate() {
-        added.push(serde_json::json!({
-            "id": vocab_size + k,
-            "content": content,
-            "single_word": false,
-            "lstrip": false,
-            "rstrip": false,
-            "normalized": false,
-            "special": true,
-        }));
-    }
-    Ok(vocab_size + INTERNVL_ADDED_TOKENS.len())
-}
-
 /// Grows the vocabulary of `lm` to `vocab_size` rows; the new embedding rows (and head columns)
 /// are the mean of the existing rows.
 pub fn extend_vocab(lm: &mut Qwen2ForCausalLm, vocab_size: usize) {
@@ -190,12 +162,10 @@ pub fn extend_vocab(lm: &mut Qwen2ForCausalLm, vocab_size: usize) {
         if vocab_size <= old {
             return weight;
         }
-        let mean = weight.clone().mean_dim(dim);
-        let extra = if dim == 0 {
-            mean.repeat_dim(0, vocab_size - old)
-        } else {
-            mean.repeat_dim(1, vocab_size - old)
-        };
+        let extra = weight
+            .clone()
+            .mean_dim(dim)
+            .repeat_dim(dim, vocab_size - old);
         Tensor::cat(vec![weight, extra], dim).detach()
     };
     let embed = lm.model.embed_tokens.weight.val();

@@ -138,16 +138,16 @@ impl Assistant {
     /// [`crate::bundle::load_bundle`] and its manifest's frames and system message become the
     /// task options.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        if let Some(manifest) = crate::bundle::read_manifest(dir)? {
+        if crate::bundle::read_manifest(dir)?.is_some() {
             let bundle = crate::bundle::load_bundle(dir, device)?;
             let options = TaskOptions {
-                frames: manifest.frames,
-                system: manifest.system.clone(),
+                frames: bundle.manifest.frames,
+                system: bundle.manifest.system,
                 ..TaskOptions::default()
             };
             let mut assistant =
                 Self::new(bundle.model, bundle.tokenizer, device.clone()).with_options(options);
-            assistant.labels = manifest.labels;
+            assistant.labels = bundle.manifest.labels;
             return Ok(assistant);
         }
         let model = crate::load_skeleton_llm(dir, device)?;

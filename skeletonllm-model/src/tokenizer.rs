@@ -134,6 +134,12 @@ pub fn add_internvl_tokens(json: &mut Value, path: &Path) -> Result<()> {
             ),
         ));
     }
+    push_internvl_tokens(added, first);
+    Ok(())
+}
+
+/// Appends [`INTERNVL_ADDED_TOKENS`] as special added tokens with ids `first..`.
+fn push_internvl_tokens(added: &mut Vec<Value>, first: u64) {
     for (k, content) in INTERNVL_ADDED_TOKENS.iter().enumerate() {
         added.push(serde_json::json!({
             "id": first + k as u64,
@@ -145,7 +151,18 @@ pub fn add_internvl_tokens(json: &mut Value, path: &Path) -> Result<()> {
             "special": true,
         }));
     }
-    Ok(())
+}
+
+/// Give any `tokenizer.json` (a GGUF model's, say) InternVL3's added tokens
+/// ([`INTERNVL_ADDED_TOKENS`]) with ids right after its `vocab_size` ids, in place; returns
+/// the new vocabulary size.
+///
+/// # Errors
+///
+/// [`Error::Tokenizer`] when the JSON has no `added_tokens` array.
+pub fn append_internvl_tokens(json: &mut Value, vocab_size: usize, path: &Path) -> Result<usize> {
+    push_internvl_tokens(added_tokens_mut(json, path)?, vocab_size as u64);
+    Ok(vocab_size + INTERNVL_ADDED_TOKENS.len())
 }
 
 impl InternVlTokenizer {

@@ -102,27 +102,39 @@ pub fn label_embeddings<S: AsRef<str>>(
     Ok(Tensor::cat(rows, 0))
 }
 
-/// The loss of one clip's image tokens `[tokens, D]` against `targets` `[labels, D]`.
+/// Rows of `x` scaled to unit length, and their lengths `[n, 1]`.
+fn unit_rows(x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let norms = x.clone().powi_scalar(2).sum_dim(1).sqrt();
+    (x / norms.clone().add_scalar(1e-6), norms)
+}
+
+/// The loss of one clip's image tokens `[tokens, D]` against the unit-length label embeddings
+/// `targets` `[labels, D]`, and how many tokens point closest to `label`.
 fn token_loss(
     tokens: Tensor<2>,
     targets: &Tensor<2>,
     label: usize,
     target_norm: f64,
     config: &AlignConfig,
-) -> Tensor<1> {
+) -> (Tensor<1>, usize) {
     let [n, _] = tokens.dims();
-    let norms = tokens.clone().powi_scalar(2).sum_dim(1).sqrt(); // [n, 1]
-    let unit = tokens / norms.clone().add_scalar(1e-6);
-    let t_norms = targets.clone().powi_scalar(2).sum_dim(1).sqrt();
-    let t_unit = targets.clone() / t_norms.add_scalar(1e-6);
-    let logits = unit.matmul(t_unit.transpose()) / config.temperature; // [n, L]
-    let lp = log_softmax(logits, 1);
+    let (unit, norms) = unit_rows(tokens);
+    let cosines = unit.matmul(targets.clone().transpose()); // [n, L]
+    let nearest: Vec<i64> = cosines
+        .clone()
+        .detach()
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .collect();
+    let hits = nearest.iter().filter(|&&b| b == label as i64).count();
+    let lp = log_softmax(cosines / config.temperature, 1);
     let device = lp.device();
     let target =
         Tensor::<2, Int>::from_data(TensorData::new(vec![label as i64; n], [n, 1]), &device);
     let ce = lp.gather(1, target).mean().neg();
     let norm_term = (norms / target_norm).sub_scalar(1.0).powi_scalar(2).mean();
-    ce + norm_term * config.norm_weight
+    (ce + norm_term * config.norm_weight, hits)
 }
 
 /// Trains the vision tower and the projector of `model` (and DrAction with
@@ -162,13 +174,8 @@ pub fn align(
     model.renderer = model.renderer.set_require_grad(config.train_renderer);
     let mut best: Option<(f32, SkeletonLlm)> = None;
     let mut window = (0usize, 0usize);
-    let target_norm = targets
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(1)
-        .sqrt()
-        .mean()
-        .into_scalar::<f32>() as f64;
+    let (targets, target_norms) = unit_rows(targets);
+    let target_norm = target_norms.mean().into_scalar::<f32>() as f64;
     let mut optimizer: ModuleOptimizer = AdamWConfig::new().with_weight_decay(0.0).init();
     let camera = Camera::new(model.internvl.config_image_size());
     let mut rng = SplitMix64::new(config.seed);
@@ -199,26 +206,9 @@ pub fn align(
             let features = model.internvl.get_image_features(pixels).features; // [F, T, D]
             let [f, t, d] = features.dims();
             let tokens = features.reshape([f * t, d]);
-            let loss = token_loss(tokens.clone(), &targets, *label, target_norm, config);
-            {
-                let unit = tokens.clone().detach();
-                let n = unit
-                    .clone()
-                    .powi_scalar(2)
-                    .sum_dim(1)
-                    .sqrt()
-                    .add_scalar(1e-6);
-                let tn = targets
-                    .clone()
-                    .powi_scalar(2)
-                    .sum_dim(1)
-                    .sqrt()
-                    .add_scalar(1e-6);
-                let sims = (unit / n).matmul((targets.clone() / tn).transpose());
-                let best: Vec<i64> = sims.argmax(1).into_data().iter::<i64>().collect();
-                correct += best.iter().filter(|&&b| b == *label as i64).count();
-                total += best.len();
-            }
+            let (loss, hits) = token_loss(tokens, &targets, *label, target_norm, config);
+            correct += hits;
+            total += t * f;
             loss_sum += loss.clone().into_scalar::<f32>();
             let grads = (loss / config.batch_size as f64).backward();
             accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
