@@ -16,7 +16,7 @@
 //!   (as transformers' `generate` does with `logits_to_keep=1`);
 //! - `decode`: `--new-tokens` greedy steps with the KV cache, one token each (the first token
 //!   comes from the prefill logits, as in `generate`);
-//! - `e2e_generate`: the crate's [`generate`] (image + prefill with full logits + decode).
+//! - `e2e_generate`: the crate's [`generate`] (image + prefill, last-position logits + decode).
 
 use std::time::Instant;
 

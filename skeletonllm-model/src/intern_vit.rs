@@ -15,10 +15,9 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor, TensorData, assert_shape};
+
+use crate::kernels::{attention, gelu};
 
 /// Configuration to create an [InternVit] with [InternVitConfig::init].
 #[derive(Config, Debug)]
@@ -348,7 +347,7 @@ impl InternVitAttention {
         let q = split(self.q_proj.forward(x.clone()));
         let k = split(self.k_proj.forward(x.clone()));
         let v = split(self.v_proj.forward(x));
-        let y = attention(q, k, v, None, None, AttentionModuleOptions::default()); // [n, h, t, hd]
+        let y = attention(q, k, v); // [n, h, t, hd]
         let y = y.swap_dims(1, 2).reshape([n, t, c]); // [n, t, C]
         self.projection_layer.forward(y)
     }

@@ -62,6 +62,8 @@ pub mod generate;
 pub mod gguf_tokenizer;
 pub mod intern_vit;
 pub mod internvl;
+pub mod kernels;
+pub mod linear;
 pub mod load;
 pub mod lora;
 pub mod projector;

@@ -2,10 +2,10 @@
 //! `LayerNorm(4C) -> Linear -> GELU -> Linear` that maps vision features to LM embeddings
 //! (HF `multi_modal_projector.{layer_norm,linear_1,linear_2}`, original `mlp1.{0,1,3}`).
 
+use crate::kernels::gelu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor, assert_shape};
 
 /// InternVL's `pixel_shuffle` (ps_version v2) with `scale_factor = 1/factor`, followed by the

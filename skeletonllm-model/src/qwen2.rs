@@ -9,11 +9,12 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::activation::silu;
-use burn::tensor::module::{attention, linear};
+use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::cache::{KvCache, LayerKv};
+use crate::linear;
 
 /// How RoPE frequencies are scaled (HF `rope_scaling` / `rope_parameters`).
 #[derive(Config, Debug, PartialEq)]
@@ -306,8 +307,8 @@ impl Mlp {
     /// - x: `[batch, len, D]`
     /// - output: `[batch, len, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = silu(linear::forward(&self.gate_proj, x.clone()));
+        linear::forward(&self.down_proj, gate * linear::forward(&self.up_proj, x))
     }
 }
 
@@ -349,19 +350,13 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, l, _] = x.dims();
         let (h, kvh, hd) = (self.num_heads, self.num_key_value_heads, self.head_dim);
-        let q = self
-            .q_proj
-            .forward(x.clone())
+        let q = linear::forward(&self.q_proj, x.clone())
             .reshape([b, l, h, hd])
             .swap_dims(1, 2); // [b, h, l, hd]
-        let k = self
-            .k_proj
-            .forward(x.clone())
+        let k = linear::forward(&self.k_proj, x.clone())
             .reshape([b, l, kvh, hd])
             .swap_dims(1, 2); // [b, kvh, l, hd]
-        let v = self
-            .v_proj
-            .forward(x)
+        let v = linear::forward(&self.v_proj, x)
             .reshape([b, l, kvh, hd])
             .swap_dims(1, 2); // [b, kvh, l, hd]
         let q = apply_rotary(q, cos, sin);
@@ -377,8 +372,7 @@ impl Attention {
             ..Default::default()
         };
         let y = attention(q, k, v, mask, None, options); // [b, h, l, hd]
-        self.o_proj
-            .forward(y.swap_dims(1, 2).reshape([b, l, h * hd]))
+        linear::forward(&self.o_proj, y.swap_dims(1, 2).reshape([b, l, h * hd]))
     }
 }
 
@@ -605,15 +599,15 @@ impl Qwen2ForCausalLm {
     /// - output: `[batch, len, V]`
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<3> {
         if let Some(head) = &self.lm_head {
-            return head.forward(hidden);
+            return linear::forward(head, hidden);
         }
         let embed = self.model.embed_tokens.weight.val(); // [V, D]
         match &self.inference_head {
             // The dims check catches an embedding resized after the copy was made.
             Some(w) if w.dims() == [embed.dims()[1], embed.dims()[0]] => {
-                linear(hidden, w.clone(), None)
+                linear::linear(hidden, w.clone(), None)
             }
-            _ => linear(hidden, embed.transpose(), None),
+            _ => linear::linear(hidden, embed.transpose(), None),
         }
     }
 
@@ -823,5 +817,29 @@ mod tests {
         lm.forward(ids, None)
             .into_data()
             .assert_approx_eq::<f32>(&tied.into_data(), Tolerance::absolute(0.0));
+    }
+
+    #[test]
+    fn inference_head_decodes_one_token_like_the_tied_head() {
+        // 64 × 32771: big enough that one-row decoding takes the one-row kernel.
+        let device = Device::default();
+        device.seed(5);
+        let mut lm = Qwen2Config::new(32771, 64, 32, 1, 4, 2)
+            .with_tie_word_embeddings(true)
+            .init(&device);
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![3i64, 32770], [1, 2]), &device);
+        let decode = |lm: &Qwen2ForCausalLm| {
+            let mut cache = lm.new_cache();
+            lm.forward(ids.clone().narrow(1, 0, 1), Some(&mut cache));
+            lm.forward(ids.clone().narrow(1, 1, 1), Some(&mut cache)) // [1, 1, V]
+        };
+        let tied = decode(&lm);
+        lm.untie_for_inference();
+        assert_eq!(lm.inference_head.as_ref().unwrap().dims(), [64, 32771]);
+        assert!(linear::uses_vec_kernel(1, 64, 32771));
+        let fast = decode(&lm);
+        assert_eq!(fast.dims(), [1, 1, 32771]);
+        fast.into_data()
+            .assert_approx_eq::<f32>(&tied.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
     }
 }
