@@ -347,7 +347,7 @@ impl InternVitAttention {
         let q = split(self.q_proj.forward(x.clone()));
         let k = split(self.k_proj.forward(x.clone()));
         let v = split(self.v_proj.forward(x));
-        let y = attention(q, k, v); // [n, h, t, hd]
+        let y = attention(q, k, v, false); // [n, h, t, hd]
         let y = y.swap_dims(1, 2).reshape([n, t, c]); // [n, t, C]
         self.projection_layer.forward(y)
     }

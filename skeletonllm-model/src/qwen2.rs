@@ -14,7 +14,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::cache::{KvCache, LayerKv};
-use crate::linear;
+use crate::{kernels, linear};
 
 /// How RoPE frequencies are scaled (HF `rope_scaling` / `rope_parameters`).
 #[derive(Config, Debug, PartialEq)]
@@ -365,13 +365,19 @@ impl Attention {
             Some(cache) => cache.append(k, v), // [b, kvh, t, hd]
             None => (k, v),
         };
-        let k = repeat_kv(k, h / kvh); // [b, h, t, hd]
-        let v = repeat_kv(v, h / kvh); // [b, h, t, hd]
-        let options = AttentionModuleOptions {
-            is_causal: true,
-            ..Default::default()
+        let y = match mask {
+            // Grouped heads read in place, no repeated copies.
+            None => kernels::attention(q, k, v, true), // [b, h, l, hd]
+            Some(mask) => {
+                let k = repeat_kv(k, h / kvh); // [b, h, t, hd]
+                let v = repeat_kv(v, h / kvh); // [b, h, t, hd]
+                let options = AttentionModuleOptions {
+                    is_causal: true,
+                    ..Default::default()
+                };
+                attention(q, k, v, Some(mask), None, options) // [b, h, l, hd]
+            }
         };
-        let y = attention(q, k, v, mask, None, options); // [b, h, l, hd]
         linear::forward(&self.o_proj, y.swap_dims(1, 2).reshape([b, l, h * hd]))
     }
 }
