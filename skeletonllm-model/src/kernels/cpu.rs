@@ -270,83 +270,82 @@ pub fn attention(
         "attention: causal with fewer keys than queries"
     );
     let offset = len_k - len_q.min(len_k); // keys before the first query (causal)
-    out.par_chunks_mut(len_q * dim)
-        .enumerate()
-        .for_each(|(h, out)| {
-            let kv = h / group;
-            let (q, k, v) = (
-                &q[h * len_q * dim..(h + 1) * len_q * dim],
-                &k[kv * len_k * dim..(kv + 1) * len_k * dim],
-                &v[kv * len_k * dim..(kv + 1) * len_k * dim],
-            );
-            let mut scores = vec![0.0f32; TILE_Q * len_k];
-            for start in (0..len_q).step_by(TILE_Q) {
-                let rows = TILE_Q.min(len_q - start);
-                // Keys any row of this tile can see.
-                let keys = if causal {
-                    (offset + start + rows).min(len_k)
-                } else {
-                    len_k
-                };
-                let s = &mut scores[..rows * keys];
-                // SAFETY: s is [rows, keys], q rows [start, start + rows) of [len_q, dim], the
-                // first `keys` rows of k ([len_k, dim]) read as their transpose; all in bounds
-                // by the asserts.
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        keys,
-                        dim,
-                        s.as_mut_ptr(),
-                        1,
-                        keys as isize,
-                        false,
-                        q.as_ptr().add(start * dim),
-                        1,
-                        dim as isize,
-                        k.as_ptr(),
-                        dim as isize,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                let mut inv_sums = [0.0f32; TILE_Q];
-                softmax_tile(s, keys, offset + start + 1, causal, &mut inv_sums);
-                let o = &mut out[start * dim..(start + rows) * dim];
-                // SAFETY: o is [rows, dim], s is [rows, keys], v's first `keys` rows [keys, dim].
-                unsafe {
-                    gemm::gemm(
-                        rows,
-                        dim,
-                        keys,
-                        o.as_mut_ptr(),
-                        1,
-                        dim as isize,
-                        false,
-                        s.as_ptr(),
-                        1,
-                        keys as isize,
-                        v.as_ptr(),
-                        1,
-                        dim as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                for (row, inv) in o.chunks_exact_mut(dim).zip(inv_sums) {
-                    row.iter_mut().for_each(|x| *x *= inv);
-                }
+    let head = |(h, out): (usize, &mut [f32])| {
+        let kv = h / group;
+        let (q, k, v) = (
+            &q[h * len_q * dim..(h + 1) * len_q * dim],
+            &k[kv * len_k * dim..(kv + 1) * len_k * dim],
+            &v[kv * len_k * dim..(kv + 1) * len_k * dim],
+        );
+        let mut scores = vec![0.0f32; TILE_Q.min(len_q) * len_k];
+        for start in (0..len_q).step_by(TILE_Q) {
+            let rows = TILE_Q.min(len_q - start);
+            // Keys any row of this tile can see.
+            let keys = if causal {
+                (offset + start + rows).min(len_k)
+            } else {
+                len_k
+            };
+            let s = &mut scores[..rows * keys];
+            // SAFETY: s is [rows, keys], q rows [start, start + rows) of [len_q, dim], the
+            // first `keys` rows of k ([len_k, dim]) read as their transpose; all in bounds
+            // by the asserts.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    keys,
+                    dim,
+                    s.as_mut_ptr(),
+                    1,
+                    keys as isize,
+                    false,
+                    q.as_ptr().add(start * dim),
+                    1,
+                    dim as isize,
+                    k.as_ptr(),
+                    dim as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
             }
-        });
+            let mut inv_sums = [0.0f32; TILE_Q];
+            softmax_tile(s, keys, offset + start + 1, causal, &mut inv_sums);
+            let o = &mut out[start * dim..(start + rows) * dim];
+            // SAFETY: o is [rows, dim], s is [rows, keys], v's first `keys` rows [keys, dim].
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    dim,
+                    keys,
+                    o.as_mut_ptr(),
+                    1,
+                    dim as isize,
+                    false,
+                    s.as_ptr(),
+                    1,
+                    keys as isize,
+                    v.as_ptr(),
+                    1,
+                    dim as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (row, inv) in o.chunks_exact_mut(dim).zip(inv_sums) {
+                row.iter_mut().for_each(|x| *x *= inv);
+            }
+        }
+    };
+    out.par_chunks_mut(len_q * dim).enumerate().for_each(head);
 }
 
 /// `out[c] = Σ_r x[r] · w[first + r·row_stride + c]` (one column tile of a one-row product
