@@ -7,10 +7,15 @@
 
 pub mod cpu;
 
-use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::{Backend, TensorMetadata, backend_extension, tensor::FloatTensor};
 use burn::tensor::Shape;
 use burn::tensor::Tensor;
+#[cfg(feature = "flex")]
+use {
+    burn::backend::ops::{ActivationOps, FloatTensorOps},
+    burn::tensor::DType,
+    burn_flex::FlexTensor,
+};
 
 /// Ops with a faster kernel on some backends; the default bodies are Burn's own.
 #[backend_extension(
@@ -43,22 +48,15 @@ pub trait FastOps: Backend {
 
 #[cfg(feature = "flex")]
 impl FastOps for burn::backend::Flex {
-    fn fast_gelu(tensor: FloatTensor<Self>) -> FloatTensor<Self> {
-        use burn::tensor::DType;
-        use burn_flex::FlexTensor;
+    fn fast_gelu(mut tensor: FloatTensor<Self>) -> FloatTensor<Self> {
         if tensor.dtype() != DType::F32 {
             return Self::gelu(tensor);
         }
-        let mut tensor = tensor;
         if let Some(values) = tensor.try_storage_mut::<f32>() {
             cpu::gelu_inplace(values);
             return tensor;
         }
-        let input = if tensor.is_contiguous() {
-            tensor
-        } else {
-            tensor.to_contiguous()
-        };
+        let input = contiguous(tensor);
         let mut out = FlexTensor::empty(input.layout().shape().clone(), DType::F32);
         match input.as_slice::<f32>() {
             Some(values) => cpu::gelu_into(values, out.storage_mut::<f32>()),
@@ -68,8 +66,6 @@ impl FastOps for burn::backend::Flex {
     }
 
     fn fast_vec_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        use burn::tensor::DType;
-        use burn_flex::FlexTensor;
         let shape = weight.layout().shape().clone();
         let strides = weight.layout().strides().to_vec();
         let plain = x.dtype() != DType::F32
@@ -82,11 +78,7 @@ impl FastOps for burn::backend::Flex {
         if plain {
             return Self::float_matmul(x, weight);
         }
-        let x = if x.is_contiguous() {
-            x
-        } else {
-            x.to_contiguous()
-        };
+        let x = contiguous(x);
         let Some(values) = x.as_slice::<f32>() else {
             return Self::float_matmul(x, weight);
         };
@@ -109,8 +101,6 @@ impl FastOps for burn::backend::Flex {
         value: FloatTensor<Self>,
         causal: bool,
     ) -> FloatTensor<Self> {
-        use burn::tensor::DType;
-        use burn_flex::FlexTensor;
         let qs = query.layout().shape().clone();
         let ks = key.layout().shape().clone();
         let f32s = [&query, &key, &value]
@@ -129,13 +119,6 @@ impl FastOps for burn::backend::Flex {
         if !supported {
             return burn_attention::<Self>(query, key, value, causal);
         }
-        let contiguous = |t: FlexTensor| {
-            if t.is_contiguous() {
-                t
-            } else {
-                t.to_contiguous()
-            }
-        };
         let (query, key, value) = (contiguous(query), contiguous(key), contiguous(value));
         let (Some(q), Some(k), Some(v)) = (
             query.as_slice::<f32>(),
@@ -155,6 +138,16 @@ impl FastOps for burn::backend::Flex {
         let scale = 1.0 / (shape.dim as f32).sqrt();
         cpu::attention(q, k, v, out.storage_mut::<f32>(), shape, scale, causal);
         out
+    }
+}
+
+/// `t` itself when its elements are already in row-major order, else a row-major copy.
+#[cfg(feature = "flex")]
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.is_contiguous() {
+        t
+    } else {
+        t.to_contiguous()
     }
 }
 
