@@ -18,6 +18,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData, assert_shape};
 
 use crate::kernels::{attention, gelu};
+use crate::linear;
 
 /// Configuration to create an [InternVit] with [InternVitConfig::init].
 #[derive(Config, Debug)]
@@ -344,12 +345,12 @@ impl InternVitAttention {
         assert_shape!(x, [.., d_in]);
         let (h, hd) = (self.num_heads, c / self.num_heads);
         let split = |y: Tensor<3>| y.reshape([n, t, h, hd]).swap_dims(1, 2); // [n, h, t, hd]
-        let q = split(self.q_proj.forward(x.clone()));
-        let k = split(self.k_proj.forward(x.clone()));
-        let v = split(self.v_proj.forward(x));
+        let q = split(linear::forward(&self.q_proj, x.clone()));
+        let k = split(linear::forward(&self.k_proj, x.clone()));
+        let v = split(linear::forward(&self.v_proj, x));
         let y = attention(q, k, v, false); // [n, h, t, hd]
         let y = y.swap_dims(1, 2).reshape([n, t, c]); // [n, t, C]
-        self.projection_layer.forward(y)
+        linear::forward(&self.projection_layer, y)
     }
 }
 
@@ -361,7 +362,7 @@ impl InternVitMlp {
     /// - x: `[..., C]`
     /// - output: `[..., C]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        linear::forward(&self.fc2, gelu(linear::forward(&self.fc1, x)))
     }
 }
 

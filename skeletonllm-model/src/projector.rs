@@ -3,6 +3,7 @@
 //! (HF `multi_modal_projector.{layer_norm,linear_1,linear_2}`, original `mlp1.{0,1,3}`).
 
 use crate::kernels::gelu;
+use crate::linear;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -118,7 +119,7 @@ impl MultiModalProjector {
         let [d_in] = self.layer_norm.gamma.dims();
         assert_shape!(x, [.., d_in]);
         let x = self.layer_norm.forward(x);
-        self.linear_2.forward(gelu(self.linear_1.forward(x)))
+        linear::forward(&self.linear_2, gelu(linear::forward(&self.linear_1, x)))
     }
 }
 

@@ -8,7 +8,6 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -307,8 +306,9 @@ impl Mlp {
     /// - x: `[batch, len, D]`
     /// - output: `[batch, len, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(linear::forward(&self.gate_proj, x.clone()));
-        linear::forward(&self.down_proj, gate * linear::forward(&self.up_proj, x))
+        let gate = linear::forward(&self.gate_proj, x.clone());
+        let up = linear::forward(&self.up_proj, x);
+        linear::forward(&self.down_proj, kernels::silu_mul(gate, up))
     }
 }
 
@@ -816,8 +816,10 @@ mod tests {
         assert!(lm.lm_head.is_none());
         assert_eq!(lm.num_params(), params, "not a parameter");
         let fast = lm.forward(ids.clone(), None);
+        // A contiguous and a transposed matrix are summed in different orders by the matrix
+        // product: a few ulps on logits up to ~16.
         fast.into_data()
-            .assert_approx_eq::<f32>(&tied.clone().into_data(), Tolerance::absolute(1e-6));
+            .assert_approx_eq::<f32>(&tied.clone().into_data(), Tolerance::absolute(1e-5));
         lm.retie();
         assert!(lm.inference_head.is_none());
         lm.forward(ids, None)

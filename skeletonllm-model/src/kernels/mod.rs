@@ -34,6 +34,11 @@ pub trait FastOps: Backend {
         Self::float_matmul(x, weight)
     }
 
+    /// `silu(gate) · up`, element-wise (the SwiGLU gate).
+    fn fast_silu_mul(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        burn_silu_mul::<Self>(gate, up)
+    }
+
     /// Attention without mask, scale `1/sqrt(head_dim)`, key/value heads shared by groups of
     /// query heads, optionally causal: see [attention].
     fn fast_attention(
@@ -95,6 +100,31 @@ impl FastOps for burn::backend::Flex {
         out
     }
 
+    fn fast_silu_mul(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        let same = gate.dtype() == DType::F32
+            && up.dtype() == DType::F32
+            && gate.layout().shape() == up.layout().shape();
+        if !same {
+            return burn_silu_mul::<Self>(gate, up);
+        }
+        let (mut gate, up) = (contiguous(gate), contiguous(up));
+        let Some(up_values) = up.as_slice::<f32>() else {
+            return burn_silu_mul::<Self>(gate, up);
+        };
+        if let Some(values) = gate.try_storage_mut::<f32>() {
+            cpu::silu_mul_inplace(values, up_values);
+            return gate;
+        }
+        let mut out = FlexTensor::empty(gate.layout().shape().clone(), DType::F32);
+        match gate.as_slice::<f32>() {
+            Some(values) => cpu::silu_mul_into(values, up_values, out.storage_mut::<f32>()),
+            None => {
+                return burn_silu_mul::<Self>(gate, up);
+            }
+        }
+        out
+    }
+
     fn fast_attention(
         query: FloatTensor<Self>,
         key: FloatTensor<Self>,
@@ -149,6 +179,12 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
     } else {
         t.to_contiguous()
     }
+}
+
+/// `silu(gate) · up` with Burn's ops (`gate · sigmoid(gate) · up`).
+fn burn_silu_mul<B: Backend>(gate: FloatTensor<B>, up: FloatTensor<B>) -> FloatTensor<B> {
+    let silu = B::float_mul(gate.clone(), B::sigmoid(gate));
+    B::float_mul(silu, up)
 }
 
 /// Burn's attention with the key/value heads repeated to the query heads' count.
@@ -219,6 +255,16 @@ pub fn attention(query: Tensor<4>, key: Tensor<4>, value: Tensor<4>, causal: boo
         key.into_dispatch(),
         value.into_dispatch(),
         causal,
+    ))
+}
+
+/// `silu(gate) · up` element-wise (SwiGLU), in one pass on the CPU backend (in place when
+/// `gate`'s buffer is not shared).
+pub fn silu_mul<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(Dispatch::fast_silu_mul(
+        gate.into_dispatch(),
+        up.into_dispatch(),
     ))
 }
 
@@ -307,6 +353,54 @@ mod tests {
             attention(to_ad(q), to_ad(k), to_ad(v), true)
                 .into_data()
                 .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-5));
+        }
+    }
+
+    #[test]
+    fn silu_mul_matches_burn_including_views_and_autodiff() {
+        use burn::tensor::activation::silu;
+        let device = Device::default();
+        device.seed(9);
+        let rand =
+            |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 3.0), &device);
+        let (g, u) = (rand([2, 30, 70]), rand([2, 30, 70]));
+        let want = silu(g.clone()) * u.clone();
+        // Shared gate buffer (not written in place): the input stays untouched.
+        let keep = g.clone();
+        silu_mul(g.clone(), u.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(1e-5));
+        assert_eq!(keep.into_data(), g.clone().into_data(), "input untouched");
+        // Transposed views of both.
+        silu_mul(g.clone().swap_dims(1, 2), u.clone().swap_dims(1, 2))
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &want.clone().swap_dims(1, 2).into_data(),
+                Tolerance::absolute(1e-5),
+            );
+        // A uniquely owned gate, written in place.
+        let fresh = Tensor::<3>::from_data(g.to_data(), &device);
+        silu_mul(fresh, u.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(1e-5));
+        // Autodiff: Burn's ops, so the same values and gradients.
+        let ad = Device::default().autodiff();
+        let ga = Tensor::<3>::from_data(g.into_data(), &ad).require_grad();
+        let ua = Tensor::<3>::from_data(u.into_data(), &ad).require_grad();
+        let y = silu_mul(ga.clone(), ua.clone());
+        y.clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-5));
+        let grads = y.sum().backward();
+        let plain = (silu(ga.clone()) * ua.clone()).sum().backward();
+        for (a, b) in [
+            (ga.grad(&grads), ga.grad(&plain)),
+            (ua.grad(&grads), ua.grad(&plain)),
+        ] {
+            a.expect("gradient").into_data().assert_approx_eq::<f32>(
+                &b.expect("gradient").into_data(),
+                Tolerance::absolute(1e-6),
+            );
         }
     }
 
