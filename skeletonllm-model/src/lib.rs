@@ -20,8 +20,8 @@
 //!
 //! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
 //! checkpoint keys. [`kernels`] holds the few ops with their own CPU kernel (attention, exact
-//! GELU, one-row products for decoding, used through [`linear`]), wired in as a Burn backend
-//! extension: other backends and autodiff run Burn's own ops. [`lora`]: LoRA adapters (apply, merge, save/load alone).
+//! GELU, the SwiGLU gate, one-row products for decoding, used through [`linear`]), wired in as
+//! a Burn backend extension: other backends and autodiff run Burn's own ops. [`lora`]: LoRA adapters (apply, merge, save/load alone).
 //! [`skeleton_llm`]: DrAction + InternVL; [`tasks`]: recognise, caption, ask, verify on a
 //! skeleton clip with the prompts of [`prompts`].
 //!
