@@ -115,13 +115,11 @@ impl FastOps for burn::backend::Flex {
             cpu::silu_mul_inplace(values, up_values);
             return gate;
         }
+        let Some(values) = gate.as_slice::<f32>() else {
+            return burn_silu_mul::<Self>(gate, up);
+        };
         let mut out = FlexTensor::empty(gate.layout().shape().clone(), DType::F32);
-        match gate.as_slice::<f32>() {
-            Some(values) => cpu::silu_mul_into(values, up_values, out.storage_mut::<f32>()),
-            None => {
-                return burn_silu_mul::<Self>(gate, up);
-            }
-        }
+        cpu::silu_mul_into(values, up_values, out.storage_mut::<f32>());
         out
     }
 
