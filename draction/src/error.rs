@@ -41,6 +41,12 @@ pub enum Error {
     /// An in-memory argument is inconsistent (wrong length, bad shape, …).
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// The frames to render hold no joint at all (all missing, NaN or zero): nothing to see.
+    #[error("no joint is present in the sampled frames")]
+    NoJointPresent,
+    /// An input is larger than the renderer accepts (joints, frames, image size).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// A malformed input file: which file, where in it (line, when known) and what was wrong.
@@ -96,9 +102,13 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// Reads a whole file as UTF-8 text.
+/// Reads a whole file as UTF-8 text, without a leading byte-order mark (editors on Windows
+/// write one).
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let bytes = read_bytes(path)?;
+    let mut bytes = read_bytes(path)?;
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;

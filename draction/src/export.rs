@@ -36,8 +36,23 @@ fn frame_image(frames: &[f32], i: usize, size: usize) -> RgbImage {
         .unwrap_or_else(|| RgbImage::new(size as u32, size as u32))
 }
 
+/// Encodes `img` as PNG and writes it atomically to `path`.
+fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    crate::io::write_atomic(path, &bytes)
+}
+
 /// Writes frames `[F, S, S, 3]` (row-major) into `dir` (created if needed). `gif_delay_ms` is
-/// the time each frame is shown.
+/// the time each frame is shown. Each file is written atomically (a temporary sibling, then a
+/// rename); for a whole folder that appears at once, write into a [`crate::io::StagedDir`].
 pub fn write_frames(
     frames: &[f32],
     count: usize,
@@ -72,7 +87,7 @@ pub fn write_frames(
     let images: Vec<RgbImage> = (0..count).map(|i| frame_image(frames, i, size)).collect();
     for (i, img) in images.iter().enumerate() {
         let p = dir.join(format!("frame_{:02}.png", i + 1));
-        img.save(&p).map_err(img_err(&p))?;
+        save_png(img, &p)?;
         pngs.push(p);
     }
     // Contact sheet: up to 6 columns, 2-pixel grey gaps.
@@ -95,12 +110,11 @@ pub fn write_frames(
         );
     }
     let sheet_path = dir.join("contact_sheet.png");
-    sheet.save(&sheet_path).map_err(img_err(&sheet_path))?;
+    save_png(&sheet, &sheet_path)?;
     let gif = dir.join("animation.gif");
-    let tmp = dir.join(".animation.gif.tmp");
+    let mut gif_bytes = Vec::new();
     {
-        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+        let mut enc = GifEncoder::new_with_speed(&mut gif_bytes, 10);
         enc.set_repeat(Repeat::Infinite).map_err(img_err(&gif))?;
         let frames_iter = images.iter().map(|img| {
             let rgba: RgbaImage = image::DynamicImage::ImageRgb8(img.clone()).to_rgba8();
@@ -108,7 +122,7 @@ pub fn write_frames(
         });
         enc.encode_frames(frames_iter).map_err(img_err(&gif))?;
     }
-    std::fs::rename(&tmp, &gif).map_err(io(&gif))?;
+    crate::io::write_atomic(&gif, &gif_bytes)?;
     Ok(Written {
         npy,
         pngs,

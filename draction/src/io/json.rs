@@ -23,6 +23,9 @@ use crate::skeleton::{Format, Skeleton, Source};
 /// The `format` tag of our JSON files.
 pub const FORMAT_TAG: &str = "draction-skeleton-v1";
 
+/// The [`Source::meta`] key holding the format a JSON skeleton was converted from.
+pub const SOURCE_FORMAT_KEY: &str = "source_format";
+
 /// `[frames][persons][joints]` of optional points.
 type Frames = Vec<Vec<Vec<Option<[f32; 3]>>>>;
 
@@ -34,6 +37,10 @@ struct JsonSkeleton {
     layout: Option<String>,
     #[serde(default)]
     fps: Option<f32>,
+    /// The format the skeleton was first read from (`bvh`, `deepmimic`, …), kept by `convert`
+    /// so that units and facing are normalised as for the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source_format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     joints: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +59,21 @@ pub fn read(path: &Path, layout: Option<Layout>) -> Result<Skeleton> {
 
 /// Parses JSON text read from `path`.
 pub fn parse(path: &Path, text: &str, layout: Option<Layout>) -> Result<Skeleton> {
+    if text.trim_start().starts_with('[') {
+        let what = if text.split_whitespace().collect::<String>() == "[]" {
+            "an empty JSON array: no frames"
+        } else {
+            "a JSON array at the top level"
+        };
+        return Err(ParseError::file(
+            path,
+            format!(
+                "{what}; expected an object with \"frames\" ({FORMAT_TAG}) or \"skeletons\" \
+                 [T, J, 3]"
+            ),
+        )
+        .into());
+    }
     let doc: JsonSkeleton = serde_json::from_str(text)
         .map_err(|e| ParseError::at(path, e.line().max(1), e.to_string()))?;
     let err = |m: String| -> crate::Error { ParseError::file(path, m).into() };
@@ -127,11 +149,29 @@ pub fn parse(path: &Path, text: &str, layout: Option<Layout>) -> Result<Skeleton
         f => f.filter(|&f| f > 0.0),
     };
     let skel = Skeleton::new(pos, valid, t, p, layout)?;
+    let mut meta = std::collections::BTreeMap::new();
+    if let Some(original) = doc.source_format.as_deref().and_then(Format::from_name) {
+        meta.insert(SOURCE_FORMAT_KEY.to_string(), original.name().to_string());
+    }
     Ok(skel.with_fps(fps).with_source(Source {
         format: Some(Format::Json),
         path: Some(path.to_path_buf()),
-        ..Default::default()
+        meta,
     }))
+}
+
+/// The format `skel` was first read from: its source format, or for a JSON file the format that
+/// file was converted from (`None` when unknown).
+pub fn original_format(skel: &Skeleton) -> Option<Format> {
+    match skel.source.format {
+        Some(Format::Json) => skel
+            .source
+            .meta
+            .get(SOURCE_FORMAT_KEY)
+            .and_then(|n| Format::from_name(n))
+            .or(Some(Format::Json)),
+        other => other,
+    }
 }
 
 /// Writes a skeleton as our JSON (missing joints as `null`).
@@ -154,6 +194,9 @@ pub fn write(skel: &Skeleton, path: &Path) -> Result<()> {
         format: Some(FORMAT_TAG.to_string()),
         layout: Some(layout.name.clone()),
         fps: skel.fps,
+        source_format: original_format(skel)
+            .filter(|&f| f != Format::Json)
+            .map(|f| f.name().to_string()),
         joints: (!builtin).then(|| layout.joints.clone()),
         parents: (!builtin).then(|| layout.parents.clone()),
         frames: Some(frames),

@@ -11,7 +11,10 @@ pub mod json;
 pub mod npy;
 pub mod ntu;
 pub mod openpose;
+pub mod staged;
 mod tokens;
+
+pub use staged::StagedDir;
 
 use std::path::Path;
 
@@ -69,14 +72,23 @@ pub fn detect(path: &Path) -> Result<Format> {
         path: path.to_path_buf(),
         reason: reason.into(),
     };
-    if path.is_dir() {
-        return Ok(Format::OpenPose);
-    }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
+    if path.is_dir() {
+        // Only OpenPose comes as a folder; a folder named like a file is a mistake to name.
+        if matches!(ext.as_str(), "skeleton" | "bvh" | "npy" | "txt" | "json") {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "is a folder, not a .{ext} file (only OpenPose input is a folder)"
+                )),
+            });
+        }
+        return Ok(Format::OpenPose);
+    }
     match ext.as_str() {
         "skeleton" => return Ok(Format::Ntu),
         "bvh" => return Ok(Format::Bvh),
@@ -91,6 +103,7 @@ pub fn detect(path: &Path) -> Result<Format> {
     // Content sniffing on the first bytes.
     let head = read_head(path, 4096)?;
     let text = String::from_utf8_lossy(&head);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let trimmed = text.trim_start();
     if trimmed.starts_with("HIERARCHY") {
         return Ok(Format::Bvh);

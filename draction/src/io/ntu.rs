@@ -70,7 +70,25 @@ pub fn parse(path: &Path, text: &str, opts: &NtuOptions) -> Result<Skeleton> {
             )?;
             let mut xyz = vec![0.0f32; NTU_JOINTS * 3];
             for j in 0..nj {
+                // One joint per line: a short line is named as such, not mistaken for a
+                // missing joint further on.
+                let first_line = tok.line();
                 for k in 0..12 {
+                    if k > 0 && tok.line() != first_line {
+                        return Err(ParseError::at(
+                            path,
+                            first_line,
+                            format!(
+                                "joint {} of body {} in frame {}: {k} numbers on its line, \
+                                 expected 12 (x y z depthX depthY colorX colorY orientW orientX \
+                                 orientY orientZ trackingState)",
+                                j + 1,
+                                b + 1,
+                                t + 1
+                            ),
+                        )
+                        .into());
+                    }
                     let what = || {
                         format!(
                             "number {} of joint {} (body {}, frame {})",

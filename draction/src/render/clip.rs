@@ -14,6 +14,11 @@ pub const NTU_BODY_SLOTS: usize = 2;
 pub const CROSS_Z_TARGET: f32 = 2.5;
 /// Height (metres) skeletons of unknown units are scaled to.
 pub const DEFAULT_HEIGHT: f32 = 1.7;
+/// Most joints per body the renderer takes (its skinning tables grow as joints × Gaussians):
+/// real motion-capture hierarchies with fingers have ~100.
+pub const MAX_JOINTS: usize = 256;
+/// Most frames one clip renders.
+pub const MAX_FRAMES: usize = 1024;
 
 /// How a clip's Gaussians are laid out.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +89,24 @@ impl Clip {
                 "the skeleton has no frames or no bodies".into(),
             ));
         }
+        if skel.joints() > MAX_JOINTS {
+            return Err(crate::Error::TooLarge(format!(
+                "the skeleton has {} joints per body; DrAction renders at most {MAX_JOINTS} \
+                 (retarget it first: skeletonllm convert --to ntu25)",
+                skel.joints()
+            )));
+        }
+        let wanted = opts.indices.as_ref().map_or(opts.frames, Vec::len);
+        if wanted == 0 {
+            return Err(crate::Error::Invalid(
+                "no frames to render (0 requested)".into(),
+            ));
+        }
+        if wanted > MAX_FRAMES {
+            return Err(crate::Error::TooLarge(format!(
+                "{wanted} frames requested; a clip renders at most {MAX_FRAMES}"
+            )));
+        }
         let indices = match &opts.indices {
             Some(ix) => {
                 if let Some(&bad) = ix.iter().find(|&&i| i >= skel.frames()) {
@@ -96,14 +119,14 @@ impl Clip {
             }
             None => opts.sampler.indices(skel.frames(), opts.frames),
         };
-        if skel.layout().name == "ntu25" && renderer_joints == 25 {
-            Ok(Self::exact_ntu(skel, indices))
+        if renderer_joints == 25 && is_kinect_ntu(skel) {
+            Self::exact_ntu(skel, indices)
         } else {
             Self::cross(skel, indices)
         }
     }
 
-    fn exact_ntu(skel: &Skeleton, indices: Vec<usize>) -> Clip {
+    fn exact_ntu(skel: &Skeleton, indices: Vec<usize>) -> crate::Result<Clip> {
         let [t, p, j] = skel.dims();
         let slots = NTU_BODY_SLOTS;
         // Raw poses [T, 2, 25, 3]: the first two bodies, absent = zeros.
@@ -151,8 +174,11 @@ impl Clip {
                 let present = b.iter().any(|&x| x != 0.0);
                 std::iter::repeat_n(present, j)
             })
-            .collect();
-        Clip {
+            .collect::<Vec<bool>>();
+        if !joint_valid.iter().any(|&v| v) {
+            return Err(crate::Error::NoJointPresent);
+        }
+        Ok(Clip {
             frames: indices.len(),
             persons: slots,
             joints: j,
@@ -162,12 +188,12 @@ impl Clip {
             indices,
             topology: Topology::Exact,
             layout: skel.layout().clone(),
-        }
+        })
     }
 
     fn cross(skel: &Skeleton, indices: Vec<usize>) -> crate::Result<Clip> {
         let mut body = skel.select_persons(1);
-        let format = skel.source.format;
+        let format = crate::io::json::original_format(skel);
         let authors_positioning = matches!(format, Some(Format::HumanMl3d) | Some(Format::Json))
             && body.layout().name == "smpl22";
         if !authors_positioning {
@@ -189,7 +215,7 @@ impl Clip {
         } else {
             fit_view_offset(&positions, valid)
         }
-        .ok_or_else(|| crate::Error::Invalid("no joint is present in the sampled frames".into()))?;
+        .ok_or(crate::Error::NoJointPresent)?;
         for (i, &v) in valid.iter().enumerate() {
             if v {
                 for c in 0..3 {
@@ -256,6 +282,42 @@ impl Clip {
         }
         out
     }
+}
+
+/// Whether `skel` is NTU-25 Kinect data that the exact path renders as the authors do: the
+/// `ntu25` layout, every body either whole or absent in each frame (Kinect tracks all 25 joints;
+/// a clip retargeted from another layout lacks some), and, unless it was read from an NTU
+/// `.skeleton` file, in metres (a body under 3 m tall, as in camera space). Everything else takes
+/// the cross-topology path, which skips missing joints and normalises units and placement.
+pub fn is_kinect_ntu(skel: &Skeleton) -> bool {
+    if skel.layout().name != "ntu25" || skel.joints() != 25 {
+        return false;
+    }
+    let j = skel.joints();
+    let valid = skel.valid();
+    let whole = valid
+        .chunks(j)
+        .all(|b| b.iter().all(|&v| v) || b.iter().all(|&v| !v));
+    if !whole {
+        return false;
+    }
+    if skel.source.format == Some(Format::Ntu) {
+        return true;
+    }
+    // Metric: every present body's vertical extent in one frame is under 3 m.
+    skel.positions()
+        .chunks(j * 3)
+        .zip(valid.chunks(j))
+        .all(|(b, v)| {
+            if !v[0] {
+                return true;
+            }
+            let ys = b.chunks(3).map(|p| p[1]);
+            let (lo, hi) = ys.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), y| {
+                (lo.min(y), hi.max(y))
+            });
+            hi - lo < 3.0
+        })
 }
 
 /// Valid coordinate `c` of every present joint.
