@@ -49,7 +49,8 @@ pub const BASE_LM_ENV: &str = "SKELETONLLM_BASE_LM";
 pub struct BaseLanguageModel {
     /// File name of the GGUF (looked up as described in [`find_base_lm`]).
     pub file: String,
-    /// Its sha256, as the fetch script verifies it.
+    /// Its sha256, as the fetch script verifies it; checked on load ([`verify_base_lm`]),
+    /// empty = not recorded (test bundles).
     pub sha256: String,
     /// The command that fetches it (printed when it is missing).
     pub fetch: String,
@@ -139,6 +140,7 @@ pub fn find_base_lm(dir: &Path, manifest: &BundleManifest) -> Result<PathBuf> {
         );
     }
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        verify_base_lm(found, manifest)?;
         return Ok(found.clone());
     }
     let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
@@ -152,6 +154,59 @@ pub fn find_base_lm(dir: &Path, manifest: &BundleManifest) -> Result<PathBuf> {
             base.fetch
         ),
     ))
+}
+
+/// Checks the GGUF at `path` against the manifest's sha256, so that a truncated or altered
+/// download is named as such rather than failing somewhere inside the GGUF reader. A check that
+/// passed is remembered in `<file>.verified` (size, modification time and hash), so later loads
+/// of the unchanged file skip the hashing. A manifest with an empty sha256 records none: no check.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the file, its hash and the fetch command, when the hash differs.
+pub fn verify_base_lm(path: &Path, manifest: &BundleManifest) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let expected = manifest.base_language_model.sha256.to_ascii_lowercase();
+    if expected.is_empty() {
+        return Ok(());
+    }
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let stamp_text = format!("{} {mtime} {expected}", meta.len());
+    let mut stamp = path.as_os_str().to_owned();
+    stamp.push(".verified");
+    let stamp = PathBuf::from(stamp);
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == stamp_text) {
+        return Ok(());
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(io)?;
+    let got: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != expected {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            msg: format!(
+                "its sha256 is {got}, the model expects {expected} (a truncated or altered \
+                 download): re-run {}",
+                manifest.base_language_model.fetch
+            ),
+        });
+    }
+    // Best effort: a read-only cache only means the hash is checked again next time.
+    let _ = draction::io::write_atomic(&stamp, stamp_text.as_bytes());
+    Ok(())
 }
 
 /// Grows the vocabulary of `lm` to `vocab_size` rows; the new embedding rows (and head columns)

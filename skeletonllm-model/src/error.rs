@@ -103,6 +103,26 @@ pub enum Error {
         /// Images (entries of `tokens_per_image`).
         images: usize,
     },
+    /// A downloaded file does not match its recorded checksum.
+    #[error("{}: corrupt: {msg}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What differs and how to get a good copy.
+        msg: String,
+    },
+    /// User text (a question, a label) spells a special token of the prompt format.
+    #[error(
+        "contains the special token `{token}`: questions and labels are plain text and may not \
+         contain the prompt's control tokens"
+    )]
+    SpecialToken {
+        /// The special token found.
+        token: String,
+    },
+    /// The skeleton cannot be rendered (no joint present, too many joints or frames).
+    #[error(transparent)]
+    Skeleton(#[from] draction::Error),
     /// A task cannot run on its inputs (a skeleton that cannot be rendered, no labels, an
     /// answer that encodes to nothing).
     #[error("{0}")]

@@ -26,6 +26,9 @@ use crate::skeleton_llm::SkeletonLlm;
 use crate::template::Conversation;
 use crate::tokenizer::InternVlTokenizer;
 
+/// Candidate answers scored in one batch by [`Assistant::score_answers`] (memory grows with it).
+pub const SCORE_CHUNK: usize = 8;
+
 /// Settings shared by the tasks.
 #[derive(Debug, Clone)]
 pub struct TaskOptions {
@@ -201,9 +204,29 @@ impl Assistant {
     /// # Errors
     /// [`Error::Task`] when the skeleton cannot be rendered (no frames or bodies).
     pub fn clip(&self, skel: &Skeleton) -> Result<Clip> {
+        Ok(self
+            .model
+            .clip(skel, self.options.frames, self.options.sampler)?)
+    }
+
+    /// The language model's context: the most tokens a prompt and its answer may take.
+    pub fn context_length(&self) -> usize {
         self.model
-            .clip(skel, self.options.frames, self.options.sampler)
-            .map_err(|e| Error::Task(e.to_string()))
+            .internvl
+            .language_model
+            .model
+            .rotary
+            .max_position_embeddings
+    }
+
+    /// The most frames whose image tokens leave room in the context for a prompt of
+    /// `text_tokens` text tokens and an answer of `answer_tokens`.
+    pub fn max_frames(&self, text_tokens: usize, answer_tokens: usize) -> usize {
+        let per = self.model.internvl.tokens_per_image().max(1);
+        // Each frame also takes its "FrameN: " prefix and the <img>/</img> around its tokens.
+        self.context_length()
+            .saturating_sub(text_tokens + answer_tokens)
+            / (per + 8)
     }
 
     /// Pixel values `[F, 3, S, S]` of `clip`.
@@ -217,6 +240,7 @@ impl Assistant {
     /// # Errors
     /// [`Error::Tokenizer`] if encoding fails.
     pub fn prompt_ids(&self, frames: usize, question: &str) -> Result<Vec<i64>> {
+        self.tokenizer.check_plain_text(question)?;
         let per_image = vec![self.model.internvl.tokens_per_image(); frames];
         let ids = Conversation::new(self.options.system.clone()).encode(
             &self.tokenizer,
@@ -317,14 +341,19 @@ impl Assistant {
             .iter()
             .map(|t| t.first().map_or(0.0, |&id| first[id as usize]))
             .collect();
-        // Every continuation past the first token in one batch on copies of the prompt's cache,
-        // right-padded (a causal decoder's earlier positions never see the padding after them).
-        let longest = sequences.iter().map(Vec::len).max().unwrap_or(0);
-        if longest > 1 {
-            let n = sequences.len();
+        // The continuations past the first token, SCORE_CHUNK at a time, each chunk one batch on
+        // copies of the prompt's cache, right-padded (a causal decoder's earlier positions never
+        // see the padding after them). Chunks keep memory flat however many candidates there
+        // are: the copies of the cache and the logits grow with the batch.
+        for (c, chunk) in sequences.chunks(SCORE_CHUNK).enumerate() {
+            let longest = chunk.iter().map(Vec::len).max().unwrap_or(0);
+            if longest <= 1 {
+                continue;
+            }
+            let n = chunk.len();
             let width = longest - 1;
             let mut batch = Vec::with_capacity(n * width);
-            for t in &sequences {
+            for t in chunk {
                 let inputs = &t[..t.len() - 1];
                 batch.extend_from_slice(inputs);
                 batch.extend(std::iter::repeat_n(im_end, width - inputs.len()));
@@ -334,9 +363,9 @@ impl Assistant {
             let logits = lm.forward(ids, Some(&mut branch)); // [n, width, V]
             let [_, _, v] = logits.dims();
             let (rows, v) = host_log_softmax(logits.reshape([n * width, v]));
-            for (b, t) in sequences.iter().enumerate() {
+            for (b, t) in chunk.iter().enumerate() {
                 for (k, &id) in t[1..].iter().enumerate() {
-                    scores[b] += rows[(b * width + k) * v + id as usize];
+                    scores[c * SCORE_CHUNK + b] += rows[(b * width + k) * v + id as usize];
                 }
             }
         }

@@ -294,6 +294,36 @@ impl InternVlTokenizer {
             .map_err(|e| tok_error(&self.path, format!("decode: {e}")))
     }
 
+    /// Checks that `text` from a user (a question, a label) is plain text: it must not spell a
+    /// special token (`<|im_end|>`, `<IMG_CONTEXT>`, …) nor the image placeholder `<image>`,
+    /// which would otherwise end the turn or take the place of a frame.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SpecialToken`] naming the first such token found.
+    pub fn check_plain_text(&self, text: &str) -> Result<()> {
+        let placeholder = crate::template::IMAGE_PLACEHOLDER;
+        if text.contains(placeholder) {
+            return Err(Error::SpecialToken {
+                token: placeholder.to_string(),
+            });
+        }
+        let decoder = self.inner.get_added_tokens_decoder();
+        let mut specials: Vec<&str> = decoder
+            .values()
+            .filter(|t| t.special)
+            .map(|t| t.content.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        specials.sort_unstable();
+        match specials.into_iter().find(|c| text.contains(c)) {
+            Some(token) => Err(Error::SpecialToken {
+                token: token.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The wrapped `tokenizers` tokenizer.
     pub fn inner(&self) -> &tokenizers::Tokenizer {
         &self.inner

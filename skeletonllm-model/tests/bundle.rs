@@ -36,7 +36,7 @@ fn manifest(lora: &LoraConfig) -> BundleManifest {
     BundleManifest {
         base_language_model: BaseLanguageModel {
             file: "tiny_llama.gguf".into(),
-            sha256: "not checked here".into(),
+            sha256: String::new(),
             fetch: "scripts/fetch-smollm2.sh".into(),
         },
         lora_rank: lora.rank,
@@ -212,4 +212,29 @@ fn a_directory_without_a_manifest_is_not_a_bundle() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a bundle"), "{err}");
+}
+
+#[test]
+fn a_truncated_base_lm_is_named_corrupt_and_a_good_one_is_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny_llama.gguf");
+    let bytes = std::fs::read(gguf()).unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    let mut m = manifest(&LoraConfig::new(2, 4.0));
+    // sha256 of the fixture, as `sha256sum` prints it.
+    m.base_language_model.sha256 = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    bundle::verify_base_lm(&file, &m).unwrap();
+    let stamp = dir.path().join("tiny_llama.gguf.verified");
+    assert!(stamp.is_file(), "a passed check is remembered");
+    // Truncated: the stamp no longer matches (size), the hash is checked again and differs.
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let e = bundle::verify_base_lm(&file, &m).unwrap_err().to_string();
+    assert!(e.contains("tiny_llama.gguf: corrupt"), "{e}");
+    assert!(e.contains("re-run scripts/fetch-smollm2.sh"), "{e}");
 }
