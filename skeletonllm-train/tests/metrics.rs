@@ -2,13 +2,20 @@
 //! `tests/fixtures/metrics/make_metric_fixtures.py`; no Python needed here), and unit tests
 //! for accuracy, the generalised zero-shot harmonic mean, reports and confusion heatmaps.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
+use font8x8::legacy::BASIC_LEGACY;
+use image::RgbImage;
 use serde_json::Value;
+use skeletonllm_train::metrics::confusion::{
+    GLYPH_PX, GRID_COLOUR, LABEL_PAD_PX, MARGIN_COLOUR, MAX_HEATMAP_SIDE, MAX_LABEL_CHARS,
+    MIN_CELL_PX, TEXT_COLOUR,
+};
 use skeletonllm_train::metrics::{
     ConfusionMatrix, MetricsError, RecognitionReport, caption_scores, cider_d, coco_bleu,
-    gzsl_split, harmonic_mean, rouge_l, sacre_bleu, sacre_bleu_13a, tokenize, top_k, top1_accuracy,
-    top5_accuracy,
+    default_cell_px, gzsl_split, harmonic_mean, heat_colour, rouge_l, sacre_bleu, sacre_bleu_13a,
+    tokenize, top_k, top1_accuracy, top5_accuracy,
 };
 
 /// Absolute tolerance against the Python reference values (the ports follow the reference
@@ -411,10 +418,19 @@ fn confusion_png_round_trip() {
     );
 
     let img = image::open(&png).unwrap().to_rgb8();
-    assert_eq!(img.dimensions(), (3 * cell + 1, 3 * cell + 1));
+    let lay = m.layout(cell).unwrap();
+    assert_eq!(img.dimensions(), (lay.width, lay.height));
+    assert_eq!(lay.grid_side, 3 * cell + 1);
+    // The bare grid plus the label margins on the left and at the top.
+    // (This grid is narrower than the "prediction" title, which widens the image.)
+    assert!(lay.grid_x > LABEL_PAD_PX + GLYPH_PX && lay.grid_y > LABEL_PAD_PX + GLYPH_PX);
+    assert_eq!(lay.height, lay.grid_y + lay.grid_side);
+    assert_eq!(lay.width, LABEL_AREA + 10 * GLYPH_PX);
+    assert!(lay.width > lay.grid_x + lay.grid_side);
     // Darkness = 765 - (r + g + b) at a cell centre (row i = truth, column j = prediction).
-    let dark = |i: u32, j: u32| -> u32 {
-        let p = img.get_pixel(j * cell + cell / 2, i * cell + cell / 2);
+    let dark = |i: usize, j: usize| -> u32 {
+        let (x, y) = lay.cell_origin(i, j);
+        let p = img.get_pixel(x + cell / 2 - 1, y + cell / 2 - 1);
         765 - p.0.iter().map(|&c| u32::from(c)).sum::<u32>()
     };
     assert_eq!(dark(0, 2), 0, "zero cell is white");
@@ -428,15 +444,27 @@ fn confusion_png_round_trip() {
     assert!(dark(0, 1) > dark(0, 2), "0.25 darker than 0");
     assert_eq!(dark(1, 2), 765 - (8 + 48 + 107));
     // The cell fills its interior uniformly; grid lines sit on multiples of the cell size.
+    let (x, y) = lay.cell_origin(0, 1);
+    assert_eq!((x, y), (lay.grid_x + cell + 1, lay.grid_y + 1));
     assert_eq!(
-        img.get_pixel(cell + 1, 1),
-        img.get_pixel(2 * cell - 1, cell - 1)
+        img.get_pixel(x, y),
+        img.get_pixel(x + cell - 2, y + cell - 2)
     );
-    assert_eq!(img.get_pixel(cell, 5).0, [200, 200, 200]);
+    assert_eq!(img.get_pixel(x, y).0, heat_colour(0.25));
+    assert_eq!(
+        img.get_pixel(lay.grid_x + cell, lay.grid_y + 5).0,
+        GRID_COLOUR
+    );
+    assert_eq!(img.get_pixel(0, 0).0, MARGIN_COLOUR);
 
     let meta: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(meta["rows"], "truth");
     assert_eq!(meta["columns"], "prediction");
+    assert_eq!(meta["cell_px"], cell);
+    assert_eq!(
+        meta["grid_origin_px"],
+        serde_json::json!([lay.grid_x, lay.grid_y])
+    );
     assert_eq!(meta["labels"], serde_json::json!(["a", "b", "c"]));
     assert_eq!(
         meta["counts"],
@@ -444,7 +472,12 @@ fn confusion_png_round_trip() {
     );
 
     let default = image::open(dir.path().join("default.png")).unwrap();
-    assert_eq!(default.width(), 3 * 16 + 1);
+    let default_lay = m.layout(default_cell_px(3)).unwrap();
+    assert_eq!(default_lay.cell_px, 16);
+    assert_eq!(
+        (default.width(), default.height()),
+        (default_lay.width, default_lay.height)
+    );
 
     // Writing into a missing directory reports the path.
     let bad = dir.path().join("missing").join("x.png");
@@ -453,3 +486,422 @@ fn confusion_png_round_trip() {
         other => panic!("expected an Io error, got {other:?}"),
     }
 }
+
+/// Number of [`TEXT_COLOUR`] pixels in the rectangle `xs × ys`.
+fn text_pixels(img: &RgbImage, xs: Range<u32>, ys: Range<u32>) -> usize {
+    ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0 == TEXT_COLOUR)
+        .count()
+}
+
+/// Asserts that the glyph boxes of ASCII `text` match the 8×8 font pixel for pixel.
+///
+/// Horizontal text has its top-left pixel at `(x, y)`. Vertical text is turned 90°
+/// counter-clockwise: it reads bottom to top, glyph tops face left, `(x, y)` is its
+/// bottom-left pixel.
+fn assert_text(img: &RgbImage, text: &str, x: u32, y: u32, vertical: bool) {
+    for (k, ch) in (0u32..).zip(text.bytes()) {
+        let glyph = BASIC_LEGACY[usize::from(ch)];
+        for (gy, bits) in (0u32..).zip(glyph) {
+            for gx in 0..GLYPH_PX {
+                let along = k * GLYPH_PX + gx;
+                let (px, py) = if vertical {
+                    (x + gy, y - along)
+                } else {
+                    (x + along, y + gy)
+                };
+                assert_eq!(
+                    img.get_pixel(px, py).0 == TEXT_COLOUR,
+                    bits >> gx & 1 == 1,
+                    "{text:?}: character {k}, glyph pixel ({gx}, {gy}) at ({px}, {py})"
+                );
+            }
+        }
+    }
+}
+
+/// Where labels start: image edge, axis title line, and the pads around it.
+const LABEL_AREA: u32 = LABEL_PAD_PX + GLYPH_PX + LABEL_PAD_PX;
+
+#[test]
+fn confusion_heatmap_draws_labels_and_titles() {
+    let long = "a label that is much longer than the limit";
+    let labels = ["wave", "", "clap hands", long, "naïve"];
+    let pairs = [(0, 0), (0, 2), (2, 2), (3, 4), (4, 4)];
+    let m = ConfusionMatrix::from_index_pairs(&labels, pairs).unwrap();
+    let cell = 12;
+    let lay = m.layout(cell).unwrap();
+    let img = m.to_image(cell).unwrap();
+    assert_eq!(img.dimensions(), (lay.width, lay.height));
+    assert_eq!(lay.label_chars, MAX_LABEL_CHARS);
+    let margin = LABEL_AREA + MAX_LABEL_CHARS as u32 * GLYPH_PX + LABEL_PAD_PX;
+    assert_eq!(
+        (lay.grid_x, lay.grid_y, lay.grid_side),
+        (margin, margin, 5 * cell + 1)
+    );
+    assert_eq!(
+        (lay.width, lay.height),
+        (margin + 5 * cell + 1, margin + 5 * cell + 1)
+    );
+
+    // What is drawn: trimmed to MAX_LABEL_CHARS with "..", non-ASCII as '?'.
+    let cut = format!("{}..", &long[..MAX_LABEL_CHARS - 2]);
+    let drawn = ["wave", "", "clap hands", cut.as_str(), "na?ve"];
+    let offset = (cell - GLYPH_PX) / 2;
+    let text_end = lay.grid_x - LABEL_PAD_PX;
+    let column_bottom = lay.grid_y - LABEL_PAD_PX - 1;
+    for (i, text) in drawn.iter().enumerate() {
+        let chars = u32::try_from(text.len()).unwrap();
+        let start = text_end - chars * GLYPH_PX;
+        // Row label: right-aligned before the grid, centred in the row's band.
+        let rows = lay.row_band(i);
+        assert_eq!(rows.len(), (cell - 1) as usize);
+        assert_eq!(
+            text_pixels(&img, start..text_end, rows.clone()) > 0,
+            !text.is_empty(),
+            "row {i}"
+        );
+        assert_text(&img, text, start, rows.start + offset, false);
+        assert_eq!(
+            text_pixels(&img, LABEL_AREA..start, rows.clone()),
+            0,
+            "row {i}: left of the text"
+        );
+        assert_eq!(
+            text_pixels(&img, text_end..lay.grid_x, rows),
+            0,
+            "row {i}: gap to the grid"
+        );
+        // Column label: vertical, reading upwards from just above the grid.
+        let columns = lay.column_band(i);
+        let top = column_bottom + 1 - chars * GLYPH_PX;
+        assert_eq!(
+            text_pixels(&img, columns.clone(), top..column_bottom + 1) > 0,
+            !text.is_empty(),
+            "column {i}"
+        );
+        assert_text(&img, text, columns.start + offset, column_bottom, true);
+        assert_eq!(
+            text_pixels(&img, columns.clone(), LABEL_AREA..top),
+            0,
+            "column {i}: above"
+        );
+        assert_eq!(
+            text_pixels(&img, columns, column_bottom + 1..lay.grid_y),
+            0,
+            "column {i}"
+        );
+    }
+    // No text between the bands (on the grid-line rows and columns, in the margins).
+    for k in 0..=5 {
+        let line = lay.grid_y + k * cell;
+        assert_eq!(
+            text_pixels(&img, LABEL_AREA..lay.grid_x, line..line + 1),
+            0,
+            "row line {k}"
+        );
+        let line = lay.grid_x + k * cell;
+        assert_eq!(
+            text_pixels(&img, line..line + 1, LABEL_AREA..lay.grid_y),
+            0,
+            "column line {k}"
+        );
+    }
+    // Axis titles: "prediction" on top, flush with the grid's right end as the grid is
+    // narrower than the title; "truth" turned on the left, centred on the grid.
+    assert!(lay.grid_side < 10 * GLYPH_PX);
+    assert_text(
+        &img,
+        "prediction",
+        lay.width - 10 * GLYPH_PX,
+        LABEL_PAD_PX,
+        false,
+    );
+    let centre = lay.grid_y + lay.grid_side / 2;
+    assert_text(
+        &img,
+        "truth",
+        LABEL_PAD_PX,
+        centre + 5 * GLYPH_PX / 2 - 1,
+        true,
+    );
+    // The grid itself holds no text.
+    let grid = lay.grid_x..lay.width;
+    assert_eq!(text_pixels(&img, grid, lay.grid_y..lay.height), 0);
+
+    // A tiny grid widens the image so the titles fit.
+    let one = ConfusionMatrix::new(&["a"]).unwrap();
+    let lay = one.layout(16).unwrap();
+    let img = one.to_image(16).unwrap();
+    assert!(lay.width >= LABEL_AREA + 10 * GLYPH_PX && lay.height >= LABEL_AREA + 5 * GLYPH_PX);
+    assert_text(&img, "prediction", LABEL_AREA, LABEL_PAD_PX, false);
+    assert_text(
+        &img,
+        "truth",
+        LABEL_PAD_PX,
+        LABEL_AREA + 5 * GLYPH_PX - 1,
+        true,
+    );
+}
+
+#[test]
+fn confusion_heatmap_fits_ntu120() {
+    let n = NTU120.len();
+    assert_eq!(n, 120);
+    let pairs = (0..n).flat_map(|i| [(i, i), (i, i), (i, (i * 7 + 3) % n)]);
+    let m = ConfusionMatrix::from_index_pairs(&NTU120, pairs).unwrap();
+    let cell = default_cell_px(n);
+    assert!(cell >= MIN_CELL_PX && MIN_CELL_PX > GLYPH_PX);
+    let lay = m.layout(cell).unwrap();
+    let img = m.to_image(cell).unwrap();
+    assert_eq!(img.dimensions(), (lay.width, lay.height));
+    assert!(lay.width <= MAX_HEATMAP_SIDE && lay.height <= MAX_HEATMAP_SIDE);
+    assert_eq!(lay.label_chars, MAX_LABEL_CHARS);
+    for (i, norm_row) in m.row_normalised().iter().enumerate() {
+        let (rows, columns) = (lay.row_band(i), lay.column_band(i));
+        assert!(rows.len() >= GLYPH_PX as usize && columns.len() >= GLYPH_PX as usize);
+        if i > 0 {
+            assert_eq!(
+                rows.start,
+                lay.row_band(i - 1).end + 1,
+                "one grid line apart"
+            );
+        }
+        assert!(
+            text_pixels(&img, LABEL_AREA..lay.grid_x, rows) > 0,
+            "row label {i}"
+        );
+        assert!(
+            text_pixels(&img, columns, LABEL_AREA..lay.grid_y) > 0,
+            "column label {i}"
+        );
+        // Labels stay inside their bands: nothing on the grid-line rows / columns.
+        let line = lay.grid_y + u32::try_from(i).unwrap() * cell;
+        assert_eq!(
+            text_pixels(&img, LABEL_AREA..lay.grid_x, line..line + 1),
+            0,
+            "row line {i}"
+        );
+        let line = lay.grid_x + u32::try_from(i).unwrap() * cell;
+        assert_eq!(
+            text_pixels(&img, line..line + 1, LABEL_AREA..lay.grid_y),
+            0,
+            "column line {i}"
+        );
+        for (j, &v) in norm_row.iter().enumerate() {
+            let (x, y) = lay.cell_origin(i, j);
+            let want = heat_colour(v);
+            assert_eq!(img.get_pixel(x, y).0, want, "cell ({i}, {j})");
+            assert_eq!(
+                img.get_pixel(x + cell - 2, y + cell - 2).0,
+                want,
+                "cell ({i}, {j})"
+            );
+            assert_eq!(img.get_pixel(x - 1, y).0, GRID_COLOUR);
+            assert_eq!(img.get_pixel(x, y - 1).0, GRID_COLOUR);
+        }
+    }
+    assert_eq!(
+        img.get_pixel(lay.cell_origin(5, 5).0, lay.cell_origin(5, 5).1)
+            .0,
+        heat_colour(2.0 / 3.0)
+    );
+
+    // Both axis titles are centred on the grid.
+    let centre = lay.grid_x + lay.grid_side / 2;
+    assert_text(
+        &img,
+        "prediction",
+        centre - 5 * GLYPH_PX,
+        LABEL_PAD_PX,
+        false,
+    );
+    let centre = lay.grid_y + lay.grid_side / 2;
+    assert_text(
+        &img,
+        "truth",
+        LABEL_PAD_PX,
+        centre + 5 * GLYPH_PX / 2 - 1,
+        true,
+    );
+
+    // Cells smaller than a text line, or an image side over MAX_HEATMAP_SIDE, are errors.
+    let too_small = m.to_image(MIN_CELL_PX - 1);
+    assert!(matches!(
+        too_small,
+        Err(MetricsError::BadImageSize { labels: 120, .. })
+    ));
+    let too_large = m.layout(MAX_HEATMAP_SIDE / 120);
+    assert!(matches!(
+        too_large,
+        Err(MetricsError::BadImageSize {
+            max_side: MAX_HEATMAP_SIDE,
+            ..
+        })
+    ));
+    let many: Vec<String> = (0..1700).map(|i| format!("class {i}")).collect();
+    let big = ConfusionMatrix::new(&many).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        big.write_png(&dir.path().join("big.png"), None),
+        Err(MetricsError::BadImageSize { labels: 1700, .. })
+    ));
+}
+
+/// Renders a 12- and a 120-label heatmap (NTU-120 class names) to the temp directory as
+/// `confusion_demo.png` and `confusion_120.png`, for looking at them.
+#[test]
+#[ignore = "writes demo images to the temp directory; run with --ignored"]
+fn render_demo_heatmaps() {
+    for (n, name) in [(12, "confusion_demo.png"), (120, "confusion_120.png")] {
+        let labels = &NTU120[..n];
+        // 20 samples per class: 14 right, the rest spread over a few other classes.
+        let pairs = (0..n).flat_map(|i| {
+            let wrong = [
+                (i + 1) % n,
+                (i + 1) % n,
+                (i + 1) % n,
+                (i * 7 + 5) % n,
+                (i * 7 + 5) % n,
+            ];
+            std::iter::repeat_n(i, 14)
+                .chain(wrong)
+                .chain([(i + n - 1) % n])
+                .map(move |p| (i, p))
+        });
+        let m = ConfusionMatrix::from_index_pairs(labels, pairs).unwrap();
+        let path = std::env::temp_dir().join(name);
+        m.write_png(&path, None).unwrap();
+        let lay = m.layout(default_cell_px(n)).unwrap();
+        println!(
+            "{}: {} x {} px, {lay:?}",
+            path.display(),
+            lay.width,
+            lay.height
+        );
+    }
+}
+
+/// The 120 NTU RGB+D 120 action classes, in dataset order.
+const NTU120: [&str; 120] = [
+    "drink water",
+    "eat meal/snack",
+    "brushing teeth",
+    "brushing hair",
+    "drop",
+    "pickup",
+    "throw",
+    "sitting down",
+    "standing up (from sitting position)",
+    "clapping",
+    "reading",
+    "writing",
+    "tear up paper",
+    "wear jacket",
+    "take off jacket",
+    "wear a shoe",
+    "take off a shoe",
+    "wear on glasses",
+    "take off glasses",
+    "put on a hat/cap",
+    "take off a hat/cap",
+    "cheer up",
+    "hand waving",
+    "kicking something",
+    "reach into pocket",
+    "hopping (one foot jumping)",
+    "jump up",
+    "make a phone call/answer phone",
+    "playing with phone/tablet",
+    "typing on a keyboard",
+    "pointing to something with finger",
+    "taking a selfie",
+    "check time (from watch)",
+    "rub two hands together",
+    "nod head/bow",
+    "shake head",
+    "wipe face",
+    "salute",
+    "put the palms together",
+    "cross hands in front (say stop)",
+    "sneeze/cough",
+    "staggering",
+    "falling",
+    "touch head (headache)",
+    "touch chest (stomachache/heart pain)",
+    "touch back (backache)",
+    "touch neck (neckache)",
+    "nausea or vomiting condition",
+    "use a fan (with hand or paper)/feeling warm",
+    "punching/slapping other person",
+    "kicking other person",
+    "pushing other person",
+    "pat on back of other person",
+    "point finger at the other person",
+    "hugging other person",
+    "giving something to other person",
+    "touch other person's pocket",
+    "handshaking",
+    "walking towards each other",
+    "walking apart from each other",
+    "put on headphone",
+    "take off headphone",
+    "shoot at the basket",
+    "bounce ball",
+    "tennis bat swing",
+    "juggling table tennis balls",
+    "hush (quite)",
+    "flick hair",
+    "thumb up",
+    "thumb down",
+    "make ok sign",
+    "make victory sign",
+    "staple book",
+    "counting money",
+    "cutting nails",
+    "cutting paper (using scissors)",
+    "snapping fingers",
+    "open bottle",
+    "sniff (smell)",
+    "squat down",
+    "toss a coin",
+    "fold paper",
+    "ball up paper",
+    "play magic cube",
+    "apply cream on face",
+    "apply cream on hand back",
+    "put on bag",
+    "take off bag",
+    "put something into a bag",
+    "take something out of a bag",
+    "open a box",
+    "move heavy objects",
+    "shake fist",
+    "throw up cap/hat",
+    "hands up (both hands)",
+    "cross arms",
+    "arm circles",
+    "arm swings",
+    "running on the spot",
+    "butt kicks (kick backward)",
+    "cross toe touch",
+    "side kick",
+    "yawn",
+    "stretch oneself",
+    "blow nose",
+    "hit other person with something",
+    "wield knife towards other person",
+    "knock over other person (hit with body)",
+    "grab other person\u{2019}s stuff",
+    "shoot at other person with a gun",
+    "step on foot",
+    "high-five",
+    "cheers and drink",
+    "carry something with other person",
+    "take a photo of other person",
+    "follow other person",
+    "whisper in other person\u{2019}s ear",
+    "exchange things with other person",
+    "support somebody with hand",
+    "finger-guessing game (playing rock-paper-scissors)",
+];
