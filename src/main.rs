@@ -8,6 +8,14 @@ use clap::{Parser, Subcommand};
 use draction::io::{ReadOptions, Summary};
 use draction::{Format, Layout, Skeleton};
 
+/// `println!` that returns the I/O error instead of panicking when stdout is closed (`| head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod model_cmd;
 mod render;
 mod stream_cmd;
@@ -173,7 +181,9 @@ enum Command {
         #[command(flatten)]
         task: task_cmd::TaskArgs,
     },
-    /// Is the action LABEL? YES/NO with its probability (the Disc-FT question).
+    /// Is the action LABEL? YES/NO with its probability (the Disc-FT question). Meaningful only
+    /// for a model trained on that question (`train --stage 2`); the bundled skeletonllm-tiny
+    /// is not, and says so when used.
     Verify {
         /// Skeleton file (any supported format).
         file: PathBuf,
@@ -239,7 +249,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Inspect { input } => {
             let skel = read_input(&input)?;
-            println!("{}", serde_json::to_string(&Summary::of(&skel))?);
+            outln!("{}", serde_json::to_string(&Summary::of(&skel))?)?;
         }
         Command::ExportJoints { input, out } => {
             check_out(&out, &["npy"])?;
@@ -250,7 +260,26 @@ fn run(cli: Cli) -> Result<()> {
             check_out(&out, &["npy", "json"])?;
             let target = Layout::builtin(&to)?;
             let skel = read_input(&input)?;
-            draction::io::write(&skel.retarget(&target), &out)?;
+            let converted = skel.retarget(&target);
+            let npy = out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+            let missing = (0..converted.joints())
+                .filter(|&j| (0..converted.frames()).all(|t| !converted.is_valid(t, 0, j)))
+                .map(|j| converted.layout().joints[j].as_str())
+                .collect::<Vec<_>>();
+            if npy && !missing.is_empty() {
+                eprintln!(
+                    "note: {} has no counterpart for {} of {}'s joints ({}); .npy stores them as \
+                     zeros, which readers take for joints at the origin: write .json to keep \
+                     them missing",
+                    input.file.display(),
+                    missing.len(),
+                    target.name,
+                    missing.join(", ")
+                );
+            }
+            draction::io::write(&converted, &out)?;
         }
         Command::Render {
             input,
@@ -267,9 +296,8 @@ fn run(cli: Cli) -> Result<()> {
                     "unknown --sampler '{sampler}' (official, visualizer, middle, random:<seed>)"
                 )
             })?;
-            if size == 0 || frames == 0 {
-                bail!("--size and --frames must be positive");
-            }
+            let count = frame_indices.as_ref().map_or(frames, Vec::len);
+            render::check_limits(count, size)?;
             let settings = render::RenderSettings {
                 frames,
                 size,
@@ -335,13 +363,38 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// One line for an error chain: each cause appended unless an earlier message already says it
+/// (errors that print their source would otherwise repeat the OS reason).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+/// Whether the error is stdout closed by its reader (`skeletonllm … | head`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader has what it wanted: stop quietly, as other command-line tools do.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error chain joined.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", msg.join(": ").replace('\n', " "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

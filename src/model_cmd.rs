@@ -165,6 +165,23 @@ pub fn generate(model_dir: &Path, inputs: &Path, out: &Path, args: &GenerateArgs
     };
     let device = skeletonllm::device();
     let (model, input) = prepare(model_dir, inputs, &device)?;
+    let prompt = input.input_ids.dims()[1];
+    let context = model.language_model.model.rotary.max_position_embeddings;
+    if prompt >= context {
+        bail!(
+            "{}: the prompt has {prompt} tokens, the model's context (max_position_embeddings) \
+             is {context}",
+            inputs.display()
+        );
+    }
+    if prompt + args.max_new_tokens > context {
+        eprintln!(
+            "warning: {prompt} prompt tokens + --max-new-tokens {} go past the model's context \
+             of {context} positions (max_position_embeddings): tokens after position {context} \
+             may be poor",
+            args.max_new_tokens
+        );
+    }
     let options = GenerateOptions {
         max_new_tokens: args.max_new_tokens,
         eos_token_ids,

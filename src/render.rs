@@ -17,6 +17,42 @@ pub struct RenderSettings {
     pub exact: bool,
 }
 
+/// Largest `--size`.
+pub const MAX_SIZE: usize = 4096;
+/// Largest rendered frame data, bytes (`frames × size² × 3 × 4`).
+pub const MAX_FRAME_BYTES: usize = 1 << 30;
+
+/// Checks `--frames`/`--size` before anything is loaded or allocated.
+pub fn check_limits(frames: usize, size: usize) -> Result<()> {
+    if size == 0 || frames == 0 {
+        anyhow::bail!("--size and --frames must be positive");
+    }
+    if size > MAX_SIZE {
+        anyhow::bail!("--size {size} is too large (at most {MAX_SIZE})");
+    }
+    let max_frames = draction::render::clip::MAX_FRAMES;
+    if frames > max_frames {
+        anyhow::bail!("--frames {frames} is too large (at most {max_frames})");
+    }
+    let bytes = frames as u128 * (size * size) as u128 * 12;
+    if bytes > MAX_FRAME_BYTES as u128 {
+        anyhow::bail!(
+            "--frames {frames} at --size {size} would need {:.1} GB of frames (at most {:.1} GB): \
+             render fewer or smaller frames",
+            bytes as f64 / 1e9,
+            MAX_FRAME_BYTES as f64 / 1e9
+        );
+    }
+    Ok(())
+}
+
+/// `frame_NN.png`: a file of an earlier render that this one may not overwrite.
+fn is_frame_png(name: &str) -> bool {
+    name.strip_prefix("frame_")
+        .and_then(|n| n.strip_suffix(".png"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Renders `skel` (read from `file`) with the checkpoint `weights` into `out`.
 pub fn run(
     file: &Path,
@@ -46,8 +82,17 @@ pub fn run(
     let values = draction::checkpoint::host_values(frames);
     let t_render = t1.elapsed();
     let t2 = Instant::now();
-    let written = draction::export::write_frames(&values, clip.frames, s.size, out, 250)?;
+    // Everything goes to a staging folder beside `out` first, then moves in with render.json
+    // last: a kill leaves no half-written file and no render.json of an earlier run.
+    let staged = draction::io::StagedDir::new(out)?;
+    let written = draction::export::write_frames(&values, clip.frames, s.size, staged.path(), 250)?;
     let t_write = t2.elapsed();
+    let files = serde_json::json!({
+        "npy": staged.final_path(&written.npy),
+        "pngs": written.pngs.iter().map(|p| staged.final_path(p)).collect::<Vec<_>>(),
+        "sheet": staged.final_path(&written.sheet),
+        "gif": staged.final_path(&written.gif),
+    });
     let report = serde_json::json!({
         "input": file,
         "format": skel.source.format.map(|f| f.name()),
@@ -68,10 +113,11 @@ pub fn run(
             "render": t_render.as_secs_f64() * 1e3,
             "write": t_write.as_secs_f64() * 1e3,
         },
-        "files": written,
+        "files": files,
     });
-    let path = out.join("render.json");
+    let path = staged.path().join("render.json");
     draction::io::write_atomic(&path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    staged.commit(Some("render.json"), is_frame_png)?;
     eprintln!(
         "rendered {} frames of {}² in {:.2} s → {}",
         clip.frames,

@@ -8,8 +8,11 @@
 //! frames are kept; every `--every` frames (once `--min-frames` have arrived) the window is
 //! recognised by label likelihood and one JSON line is written to stdout:
 //! `{"frame": 90, "window": 45, "label": "waving", "probability": 0.93, "top": […],
-//! "latency_ms": 410.2}`. Blank lines are skipped; a malformed line stops the stream with an
-//! error naming its line number.
+//! "latency_ms": 410.2}`. When no joint is present in the window's sampled frames (the person
+//! left the view), the decision is `{"frame": 120, "window": 45, "label": null, "probability":
+//! null, "top": [], "reason": "no person", …}` and the stream goes on. Blank lines are skipped; a
+//! malformed line (or one longer than 1 MiB) stops the stream with an error naming its line
+//! number.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
@@ -20,13 +23,20 @@ use anyhow::{Context, Result, anyhow, bail};
 use draction::{Layout, Skeleton};
 use serde_json::Value;
 
-use crate::task_cmd::{self, TaskArgs};
+use crate::task_cmd::{self, ModelArgs};
 
-/// Settings of `skeletonllm stream`.
+/// Longest input line, bytes.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Largest `--window`, frames.
+pub const MAX_WINDOW: usize = 10_000;
+/// Most bodies in one frame.
+pub const MAX_BODIES: usize = 64;
+
+/// Settings of `skeletonllm stream` (its output is always JSON lines).
 #[derive(clap::Args)]
 pub struct StreamArgs {
     #[command(flatten)]
-    pub task: TaskArgs,
+    pub task: ModelArgs,
     /// Candidate labels, one per line (default: the labels the model was trained on).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -134,34 +144,87 @@ fn window_skeleton(window: &VecDeque<Frame>, layout: &Layout, fps: f32) -> Resul
     Ok(Skeleton::new(positions, valid, t, persons, layout.clone())?.with_fps(Some(fps)))
 }
 
-/// `skeletonllm stream`.
-pub fn stream(args: &StreamArgs) -> Result<()> {
+/// Reads the next line of at most [`MAX_LINE_BYTES`] (without its line ending); `None` at the
+/// end of input.
+fn next_line(reader: &mut impl BufRead, lineno: usize) -> Result<Option<String>> {
+    let mut buf = Vec::new();
+    let n = std::io::Read::take(&mut *reader, MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .context("reading stdin")?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE_BYTES {
+        bail!(
+            "stdin line {lineno}: longer than {} MiB (one frame per line)",
+            MAX_LINE_BYTES >> 20
+        );
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| anyhow!("stdin line {lineno}: not UTF-8 text"))
+}
+
+/// Checks the settings before the model is loaded; the frames needed before the first decision.
+fn check_args(args: &StreamArgs) -> Result<usize> {
     if args.window == 0 || args.every == 0 {
         bail!("--window and --every must be at least 1");
     }
-    let min_frames = args.min_frames.unwrap_or(args.window).clamp(1, args.window);
+    if args.window > MAX_WINDOW {
+        bail!(
+            "--window {} is too large (at most {MAX_WINDOW} frames)",
+            args.window
+        );
+    }
+    if !(args.fps.is_finite() && args.fps > 0.0 && args.fps <= 10_000.0) {
+        bail!(
+            "--fps must be a positive number of frames per second, not {}",
+            args.fps
+        );
+    }
+    let min_frames = args.min_frames.unwrap_or(args.window);
+    if min_frames == 0 || min_frames > args.window {
+        bail!(
+            "--min-frames must be between 1 and --window ({}), not {min_frames}",
+            args.window
+        );
+    }
+    Ok(min_frames)
+}
+
+/// `skeletonllm stream`.
+pub fn stream(args: &StreamArgs) -> Result<()> {
+    let min_frames = check_args(args)?;
+    task_cmd::precheck_labels(args.labels.as_deref(), args.split.as_deref())?;
     let assistant = task_cmd::assistant(&args.task)?;
-    let labels = task_cmd::labels(
-        args.labels.as_deref(),
-        args.split.as_deref(),
-        &assistant.labels,
-    )?;
+    let labels = task_cmd::labels(args.labels.as_deref(), args.split.as_deref(), &assistant)?;
     let mut layout: Option<Layout> = match &args.layout {
         Some(name) => Some(Layout::builtin(name)?),
         None => None,
     };
-    let mut window: VecDeque<Frame> = VecDeque::with_capacity(args.window);
+    let mut window: VecDeque<Frame> = VecDeque::with_capacity(args.window.min(1024));
     let mut latencies = Vec::new();
     let mut received = 0usize;
-    let stdin = std::io::stdin();
+    let mut input = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
-    for (n, line) in stdin.lock().lines().enumerate() {
-        let line = line.context("reading stdin")?;
+    let mut lineno = 0usize;
+    while let Some(line) = next_line(&mut input, lineno + 1)? {
+        lineno += 1;
         if line.trim().is_empty() {
             continue;
         }
-        let lineno = n + 1;
         let frame = parse_frame(&line).with_context(|| format!("stdin line {lineno}"))?;
+        if frame.len() > MAX_BODIES {
+            bail!(
+                "stdin line {lineno}: {} bodies in one frame (at most {MAX_BODIES})",
+                frame.len()
+            );
+        }
         let width = frame.iter().map(Vec::len).max().unwrap_or(0);
         let layout = match &layout {
             Some(l) => l,
@@ -192,12 +255,26 @@ pub fn stream(args: &StreamArgs) -> Result<()> {
         }
         let started = Instant::now();
         let skel = window_skeleton(&window, layout, args.fps)?;
-        let clip = assistant
-            .clip(&skel)
-            .map_err(|e| anyhow!("frame {received}: {e}"))?;
+        let clip = match assistant.clip(&skel) {
+            Ok(clip) => clip,
+            Err(skeletonllm_model::Error::Skeleton(draction::Error::NoJointPresent)) => {
+                // The person left the view: say so for this window and go on.
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"frame": received, "window": window.len(),
+                        "label": null, "probability": null, "top": [], "reason": "no person",
+                        "latency_ms": (ms * 10.0).round() / 10.0})
+                )?;
+                out.flush()?;
+                continue;
+            }
+            Err(e) => bail!("stdin line {lineno}: {e}"),
+        };
         let ranking = assistant
             .rank_labels(&clip, &labels)
-            .map_err(|e| anyhow!("frame {received}: {e}"))?;
+            .map_err(|e| anyhow!("stdin line {lineno}: {e}"))?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         latencies.push(ms);
         let top: Vec<Value> = ranking

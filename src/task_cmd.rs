@@ -7,14 +7,20 @@ use anyhow::{Context, Result, anyhow, bail};
 use draction::render::Rasterizer;
 use skeletonllm_model::{Assistant, TaskOptions};
 use skeletonllm_train::data::{ZeroShotSplit, read_conversations};
+use skeletonllm_train::train::sample::{Sample, SkeletonRef};
 use skeletonllm_train::train::{Stage, TrainConfig, train};
 
 /// The bundled default model, relative to the repository.
 pub const BUNDLED_MODEL: &str = "assets/skeletonllm-tiny";
 
-/// Options shared by the task commands.
+/// Most frames a task renders per clip (the authors use 12).
+pub const MAX_TASK_FRAMES: usize = 64;
+/// Longest label, characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+
+/// Which model the commands that run one use, and how it renders.
 #[derive(clap::Args, Clone)]
-pub struct TaskArgs {
+pub struct ModelArgs {
     /// SkeletonLLM model folder (config.json, model.safetensors with the DrAction tensors,
     /// tokenizer.json). Without it the bundled default model is used.
     #[arg(long)]
@@ -26,14 +32,24 @@ pub struct TaskArgs {
     /// Use the reference rasteriser.
     #[arg(long)]
     pub exact: bool,
+}
+
+/// Options shared by the task commands.
+#[derive(clap::Args, Clone)]
+pub struct TaskArgs {
+    #[command(flatten)]
+    pub load: ModelArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 /// The model folder to use: `--model`, else the bundled default.
-fn model_dir(args: &TaskArgs) -> Result<PathBuf> {
+fn model_dir(args: &ModelArgs) -> Result<PathBuf> {
     if let Some(dir) = &args.model {
+        if !dir.is_dir() {
+            bail!("{}: --model must be a model folder", dir.display());
+        }
         return Ok(dir.clone());
     }
     let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BUNDLED_MODEL);
@@ -47,12 +63,33 @@ fn model_dir(args: &TaskArgs) -> Result<PathBuf> {
 }
 
 /// The model of `args`, loaded, with the command-line task options applied.
-pub fn assistant(args: &TaskArgs) -> Result<Assistant> {
+pub fn assistant(args: &ModelArgs) -> Result<Assistant> {
+    if let Some(f) = args.frames
+        && !(1..=MAX_TASK_FRAMES).contains(&f)
+    {
+        bail!("--frames must be between 1 and {MAX_TASK_FRAMES}, not {f}");
+    }
     let dir = model_dir(args)?;
     let device = skeletonllm::device();
-    let a = Assistant::load(&dir, &device).map_err(|e| anyhow!("{e}"))?;
+    let a = Assistant::load(&dir, &device)?;
+    let frames = args.frames.unwrap_or(a.options.frames);
+    let room = a.max_frames(256, a.options.max_text_tokens);
+    if frames > room {
+        eprintln!(
+            "warning: {frames} frames and the prompt go past the model's context of {} tokens \
+             (it holds about {room} frames): answers may be poor",
+            a.context_length()
+        );
+    }
+    if frames != a.options.frames {
+        eprintln!(
+            "note: this model sees {} frames per clip; with --frames {frames} its answers may be \
+             poor",
+            a.options.frames
+        );
+    }
     let options = TaskOptions {
-        frames: args.frames.unwrap_or(a.options.frames),
+        frames,
         raster: if args.exact {
             Rasterizer::Reference
         } else {
@@ -67,31 +104,90 @@ fn read_skeleton(file: &Path) -> Result<draction::Skeleton> {
     Ok(draction::io::read(file, None)?)
 }
 
+/// Plain user text given on the command line: not empty.
+fn check_user_text(flag: &str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        bail!("{flag} is empty");
+    }
+    Ok(())
+}
+
+/// Checks user text against the model's tokenizer (no special tokens), naming the flag.
+fn check_against_tokenizer(a: &Assistant, flag: &str, text: &str) -> Result<()> {
+    a.tokenizer
+        .check_plain_text(text)
+        .map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+/// Labels of a file, one per line (blank lines skipped): no duplicates, none over
+/// [`MAX_LABEL_CHARS`], with their line numbers.
+fn read_label_file(file: &Path) -> Result<Vec<(usize, String)>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read labels", file.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let label = line.trim();
+        if label.is_empty() {
+            continue;
+        }
+        if label.chars().count() > MAX_LABEL_CHARS {
+            bail!(
+                "{}:{}: label longer than {MAX_LABEL_CHARS} characters",
+                file.display(),
+                i + 1
+            );
+        }
+        if let Some((first, _)) = out.iter().find(|(_, l)| l == label) {
+            bail!(
+                "{}:{}: duplicate label {label:?} (also on line {first})",
+                file.display(),
+                i + 1
+            );
+        }
+        out.push((i + 1, label.to_string()));
+    }
+    if out.is_empty() {
+        bail!("{}: no labels", file.display());
+    }
+    Ok(out)
+}
+
 /// Candidate labels: a file (one per line), a named split's test labels, or the labels the
-/// model was trained on.
-pub fn labels(labels: Option<&Path>, split: Option<&str>, model: &[String]) -> Result<Vec<String>> {
+/// model was trained on. Label files are checked against the tokenizer (no special tokens).
+pub fn labels(
+    labels: Option<&Path>,
+    split: Option<&str>,
+    assistant: &Assistant,
+) -> Result<Vec<String>> {
     match (labels, split) {
         (Some(file), None) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("{}: cannot read labels", file.display()))?;
-            let out: Vec<String> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect();
-            if out.is_empty() {
-                bail!("{}: no labels", file.display());
+            let lines = read_label_file(file)?;
+            for (line, label) in &lines {
+                assistant
+                    .tokenizer
+                    .check_plain_text(label)
+                    .map_err(|e| anyhow!("{}:{line}: label {label:?} {e}", file.display()))?;
             }
-            Ok(out)
+            Ok(lines.into_iter().map(|(_, l)| l).collect())
         }
         (None, Some(name)) => {
-            let split = ZeroShotSplit::parse(name).map_err(|e| anyhow!("{e}"))?;
+            let split = ZeroShotSplit::parse(name)?;
             Ok(split.test_labels().iter().map(|s| s.to_string()).collect())
         }
-        (None, None) if !model.is_empty() => Ok(model.to_vec()),
+        (None, None) if !assistant.labels.is_empty() => Ok(assistant.labels.clone()),
         (None, None) => bail!("give --labels FILE or --split NAME (this model names no labels)"),
         (Some(_), Some(_)) => bail!("give either --labels or --split, not both"),
+    }
+}
+
+/// Checks `--labels`/`--split` before the model is loaded (the file's own problems).
+pub fn precheck_labels(labels: Option<&Path>, split: Option<&str>) -> Result<()> {
+    match (labels, split) {
+        (Some(_), Some(_)) => bail!("give either --labels or --split, not both"),
+        (Some(file), None) => read_label_file(file).map(|_| ()),
+        (None, Some(name)) => ZeroShotSplit::parse(name).map(|_| ()).map_err(Into::into),
+        (None, None) => Ok(()),
     }
 }
 
@@ -103,31 +199,43 @@ pub fn recognize(
     split: Option<&str>,
     top_k: usize,
 ) -> Result<()> {
-    let a = assistant(args)?;
-    let labels = labels(label_file, split, &a.labels)?;
+    if top_k == 0 {
+        bail!("--top-k must be at least 1");
+    }
+    precheck_labels(label_file, split)?;
     let skel = read_skeleton(file)?;
+    let a = assistant(&args.load)?;
+    let labels = labels(label_file, split, &a)?;
     let started = std::time::Instant::now();
     let rec = a
         .recognize(&skel, &labels)
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let top: Vec<_> = rec.ranking.iter().take(top_k).collect();
+    let is_candidate = rec.parsed.is_some();
     if args.json {
         let parsed = rec.parsed.map(|i| labels[i].clone());
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"file": file, "answer": rec.answer, "parsed": parsed,
-                "top_k": top, "seconds": seconds})
-        );
+                "answer_is_candidate": is_candidate, "top_k": top, "seconds": seconds})
+        )?;
     } else {
-        println!("answer: {}", rec.answer);
+        if is_candidate {
+            outln!("answer: {}", rec.answer)?;
+        } else {
+            outln!(
+                "answer: {} (not one of the candidates; the ranking below is)",
+                rec.answer
+            )?;
+        }
         for (k, s) in top.iter().enumerate() {
-            println!(
+            outln!(
                 "{:>2}. {:<40} {:6.2} %",
                 k + 1,
                 s.label,
                 100.0 * s.probability
-            );
+            )?;
         }
     }
     Ok(())
@@ -135,14 +243,22 @@ pub fn recognize(
 
 /// `skeletonllm caption` and `skeletonllm ask` (question `None` = caption).
 pub fn describe(file: &Path, args: &TaskArgs, question: Option<&str>) -> Result<()> {
-    let a = assistant(args)?;
+    if let Some(q) = question {
+        check_user_text("--question", q)?;
+    }
     let skel = read_skeleton(file)?;
+    let a = assistant(&args.load)?;
+    if let Some(q) = question {
+        check_against_tokenizer(&a, "--question", q)?;
+    }
     let stream = !args.json;
-    let mut stdout = std::io::stdout();
+    let mut failed: Option<std::io::Error> = None;
     let show = |t: &str| {
-        if stream {
-            print!("{t}");
-            let _ = std::io::stdout().flush();
+        if stream && failed.is_none() {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(t.as_bytes()).and_then(|()| out.flush()) {
+                failed = Some(e);
+            }
         }
     };
     let text = match question {
@@ -150,34 +266,46 @@ pub fn describe(file: &Path, args: &TaskArgs, question: Option<&str>) -> Result<
         Some(q) => a.ask(&skel, q, show),
     }
     .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
     if args.json {
         let key = if question.is_some() {
             "answer"
         } else {
             "caption"
         };
-        println!("{}", serde_json::json!({"file": file, key: text}));
+        outln!("{}", serde_json::json!({"file": file, key: text}))?;
     } else {
-        writeln!(stdout)?;
+        outln!()?;
     }
     Ok(())
 }
 
 /// `skeletonllm verify`.
 pub fn verify(file: &Path, args: &TaskArgs, label: &str) -> Result<()> {
-    let a = assistant(args)?;
+    check_user_text("--label", label)?;
     let skel = read_skeleton(file)?;
+    let a = assistant(&args.load)?;
+    check_against_tokenizer(&a, "--label", label)?;
+    if args.load.model.is_none() {
+        eprintln!(
+            "note: the bundled skeletonllm-tiny was not trained on this YES/NO question \
+             (Disc-FT, stage 2): its answer does not mean much; use a model trained with \
+             `skeletonllm train --stage 2`"
+        );
+    }
     let v = a
         .verify(&skel, label)
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?)?;
     } else {
-        println!(
+        outln!(
             "{} (P(YES) = {:.3})",
             if v.yes { "YES" } else { "NO" },
             v.yes_probability
-        );
+        )?;
     }
     Ok(())
 }
@@ -253,21 +381,112 @@ pub struct TrainArgs {
     pub distill_temperature: f64,
 }
 
-/// `skeletonllm train`.
-pub fn train_cmd(args: &TrainArgs) -> Result<()> {
-    let stage = Stage::from_number(args.stage)
-        .ok_or_else(|| anyhow!("--stage must be 1, 2, 3 or 4, not {}", args.stage))?;
-    let records = read_conversations(&args.data).map_err(|e| anyhow!("{e}"))?;
-    let root = args
-        .data_root
-        .clone()
-        .or_else(|| args.data.parent().map(Path::to_path_buf))
+/// Samples of a conversation JSONL, checked before any model is loaded: at least one record,
+/// and every record's clip a readable file (the error names the JSONL line).
+fn load_samples(data: &Path, data_root: Option<&Path>) -> Result<Vec<Sample>> {
+    let records = read_conversations(data)?;
+    if records.is_empty() {
+        bail!("{}: no records (an empty JSONL)", data.display());
+    }
+    let root = data_root
+        .map(Path::to_path_buf)
+        .or_else(|| data.parent().map(Path::to_path_buf))
         .unwrap_or_default();
     let samples = skeletonllm_train::train::sample::from_records(&records, &root)
-        .map_err(|e| anyhow!("{}: {e}", args.data.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", data.display()))?;
+    // Records come from the non-blank lines, in order.
+    let text = std::fs::read_to_string(data)
+        .with_context(|| format!("{}: cannot read", data.display()))?;
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    for (k, sample) in samples.iter().enumerate() {
+        if let SkeletonRef::File(path) = &sample.skeleton
+            && !path.is_file()
+        {
+            let line = lines.get(k).copied().unwrap_or(k + 1);
+            let why = if path.exists() {
+                "is not a file"
+            } else {
+                "does not exist"
+            };
+            bail!(
+                "{}:{line}: record {}: clip {} {why}",
+                data.display(),
+                sample.id,
+                path.display()
+            );
+        }
+    }
+    Ok(samples)
+}
+
+/// Creates the folder `out` and checks that a file can be written there.
+fn check_writable(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let probe = out.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{}: cannot write here", out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// `skeletonllm train`.
+pub fn train_cmd(args: &TrainArgs) -> Result<()> {
+    // Every input is checked before the model loads and the first step runs.
+    let stage = Stage::from_number(args.stage)
+        .ok_or_else(|| anyhow!("--stage must be 1, 2, 3 or 4, not {}", args.stage))?;
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        bail!("--lr must be a positive number, not {}", args.lr);
+    }
+    if !(0.0..1.0).contains(&args.warmup_ratio) {
+        bail!(
+            "--warmup-ratio must be in [0, 1), not {}",
+            args.warmup_ratio
+        );
+    }
+    if args.batch_size == 0 || args.checkpoint_every == 0 || args.lora_rank == 0 {
+        bail!("--batch-size, --checkpoint-every and --lora-rank must be at least 1");
+    }
+    if args.epochs == Some(0) || args.max_steps == Some(0) {
+        bail!("--epochs and --max-steps must be at least 1");
+    }
+    if !(0.0..=1.0).contains(&args.distill_weight) {
+        bail!(
+            "--distill-weight must be in [0, 1], not {}",
+            args.distill_weight
+        );
+    }
+    if !(args.distill_temperature.is_finite() && args.distill_temperature > 0.0) {
+        bail!("--distill-temperature must be positive");
+    }
+    if args.distill_weight > 0.0 && args.teacher.is_none() {
+        bail!("--distill-weight needs --teacher DIR");
+    }
+    let samples = load_samples(&args.data, args.data_root.as_deref())?;
+    let mut config_json = skeletonllm_model::export::read_config_json(&args.model)?;
+    // A bundle's export is a plain checkpoint: its LM is in model.safetensors, not a GGUF.
+    if let Some(obj) = config_json.as_object_mut() {
+        obj.remove(skeletonllm_model::bundle::MANIFEST_KEY);
+    }
+    if let Some(dir) = &args.teacher
+        && !dir.join("config.json").is_file()
+    {
+        bail!("{}: --teacher has no config.json", dir.display());
+    }
+    check_writable(&args.out)?;
     let device = skeletonllm::device().autodiff();
     device.seed(args.seed);
-    let a = Assistant::load(&args.model, &device).map_err(|e| anyhow!("{e}"))?;
+    let a = Assistant::load(&args.model, &device)?;
+    // The exported tokenizer is the one loaded (a bundle's comes from its GGUF).
+    let tok: serde_json::Value = serde_json::from_str(
+        &a.tokenizer
+            .inner()
+            .to_string(false)
+            .map_err(|e| anyhow!("{}: tokenizer: {e}", args.model.display()))?,
+    )?;
     let mut config = TrainConfig::authors(stage);
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.lr = args.lr;
@@ -283,9 +502,6 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     config.from_scratch = args.from_scratch;
     config.distill_weight = args.distill_weight;
     config.distill_temperature = args.distill_temperature;
-    if args.distill_weight > 0.0 && args.teacher.is_none() {
-        bail!("--distill-weight needs --teacher DIR");
-    }
     let teacher = match &args.teacher {
         Some(dir) => Some(
             Assistant::load(dir, &device)
@@ -294,8 +510,6 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         ),
         None => None,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let log_path = args.out.join("log.jsonl");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -326,35 +540,28 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
                 let _ = writeln!(log, "{line}");
             }
         },
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    )?;
     bar.finish();
     // Export: LoRA folded in, same config and tokenizer as the input model.
     let internvl = skeletonllm_model::merge_lora(model.internvl);
     let out_model = skeletonllm_train::train::trainer::model_dir(&args.out);
-    let config_json =
-        skeletonllm_model::export::read_config_json(&args.model).map_err(|e| anyhow!("{e}"))?;
-    let tok_text = std::fs::read_to_string(args.model.join("tokenizer.json"))
-        .with_context(|| format!("{}: no tokenizer.json", args.model.display()))?;
-    let tok: serde_json::Value = serde_json::from_str(&tok_text)?;
     skeletonllm_model::export::save_pretrained(
         &out_model,
         &internvl,
         &config_json,
         Some(&model.renderer),
         Some(&tok),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    )?;
     let summary = serde_json::json!({
         "stage": stage.number(), "steps": report.steps, "resumed": report.resumed,
         "first_loss": report.losses.first(), "last_loss": report.losses.last(),
         "model": out_model,
     });
-    std::fs::write(
-        args.out.join("train.json"),
-        serde_json::to_string_pretty(&summary)?,
+    draction::io::write_atomic(
+        &args.out.join("train.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
-    println!("{summary}");
+    outln!("{summary}")?;
     Ok(())
 }
 
@@ -366,17 +573,10 @@ pub fn eval_cmd(
     split: Option<&str>,
     out: &Path,
 ) -> Result<()> {
-    let a = assistant(args)?;
-    let records = read_conversations(data).map_err(|e| anyhow!("{e}"))?;
-    let root = data_root
-        .map(Path::to_path_buf)
-        .or_else(|| data.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    let samples = skeletonllm_train::train::sample::from_records(&records, &root)
-        .map_err(|e| anyhow!("{}: {e}", data.display()))?;
+    let samples = load_samples(data, data_root)?;
     let unseen: Option<Vec<String>> = match split {
         Some(name) => {
-            let s = ZeroShotSplit::parse(name).map_err(|e| anyhow!("{e}"))?;
+            let s = ZeroShotSplit::parse(name)?;
             let ids = s.unseen_ids();
             let all = s.dataset().class_names();
             Some(
@@ -387,7 +587,8 @@ pub fn eval_cmd(
         }
         None => None,
     };
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    check_writable(out)?;
+    let a = assistant(&args.load)?;
     let bar = indicatif::ProgressBar::new(samples.len() as u64);
     let report = skeletonllm_train::eval::evaluate(
         &a,
@@ -395,12 +596,11 @@ pub fn eval_cmd(
         unseen.as_deref(),
         Some(&out.join("confusion.png")),
         |k, _| bar.set_position(k as u64),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    )?;
     bar.finish_and_clear();
-    std::fs::write(
-        out.join("results.json"),
-        serde_json::to_string_pretty(&report)?,
+    draction::io::write_atomic(
+        &out.join("results.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
     let mut md = String::from("# Evaluation\n\n");
     if let Some(r) = &report.recognition {
@@ -412,11 +612,11 @@ pub fn eval_cmd(
             c.bleu4, c.rouge_l, c.cider_d
         );
     }
-    std::fs::write(out.join("results.md"), &md)?;
+    draction::io::write_atomic(&out.join("results.md"), md.as_bytes())?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        println!("{md}");
+        outln!("{md}")?;
     }
     Ok(())
 }
