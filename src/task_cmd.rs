@@ -73,8 +73,9 @@ pub fn assistant(args: &ModelArgs) -> Result<Assistant> {
     let device = skeletonllm::device();
     let a = Assistant::load(&dir, &device)?;
     let frames = args.frames.unwrap_or(a.options.frames);
+    // Only a frame count the user chose is worth a warning; the model's own is its maker's call.
     let room = a.max_frames(256, a.options.max_text_tokens);
-    if frames > room {
+    if args.frames.is_some() && frames > room {
         eprintln!(
             "warning: {frames} frames and the prompt go past the model's context of {} tokens \
              (it holds about {room} frames): answers may be poor",
@@ -479,7 +480,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     check_writable(&args.out)?;
     let device = skeletonllm::device().autodiff();
     device.seed(args.seed);
-    let a = Assistant::load(&args.model, &device)?;
+    let a = Assistant::load_for_training(&args.model, &device)?;
     // The exported tokenizer is the one loaded (a bundle's comes from its GGUF).
     let tok: serde_json::Value = serde_json::from_str(
         &a.tokenizer

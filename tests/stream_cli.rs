@@ -2,64 +2,13 @@
 //! tiny GGUF fixture: one JSON decision every `--every` frames once the window is full, labels
 //! from the bundle's manifest, and a malformed line named by its number.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use skeletonllm::skeletonllm_model::bundle::{
-    BaseLanguageModel, BundleManifest, new_on_gguf, save_bundle,
-};
-use skeletonllm::skeletonllm_model::draction::burn::tensor::Device;
-use skeletonllm::skeletonllm_model::draction::render::DrActionConfig;
-use skeletonllm::skeletonllm_model::draction::synthetic;
-use skeletonllm::skeletonllm_model::{
-    InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config, apply_lora,
-};
-
-const LABELS: [&str; 3] = ["walk", "wave", "jump"];
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-fn tiny_bundle(dir: &Path) {
-    let device = Device::default();
-    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
-    let vision = InternVitConfig::new(32, 1, 2, 64).with_image_size(56);
-    let config = InternVlConfig::new(
-        vision,
-        MultiModalProjectorConfig::new(32, 1),
-        Qwen2Config::new(1, 8, 8, 1, 1, 1),
-    );
-    let gguf = repo("tests/fixtures/gguf/tiny_llama.gguf");
-    let (mut model, config, _) = new_on_gguf(&gguf, renderer, &config, &device).unwrap();
-    let lora = LoraConfig::new(2, 4.0);
-    model.internvl = apply_lora(model.internvl, &lora);
-    let manifest = BundleManifest {
-        base_language_model: BaseLanguageModel {
-            file: "tiny_llama.gguf".into(),
-            sha256: String::new(),
-            fetch: "scripts/fetch-smollm2.sh".into(),
-        },
-        lora_rank: lora.rank,
-        lora_alpha: lora.alpha,
-        lora_target_modules: lora.target_modules.clone(),
-        frames: 2,
-        system: "You watch motion.".into(),
-        labels: LABELS.iter().map(|s| s.to_string()).collect(),
-    };
-    save_bundle(dir, &model, &config, &manifest).unwrap();
-    std::fs::copy(&gguf, dir.join("tiny_llama.gguf")).unwrap();
-}
-
-fn frame_line(t: usize) -> String {
-    let pose = synthetic::ntu_standing_pose();
-    let joints: Vec<String> = pose
-        .iter()
-        .map(|p| format!("[{},{},{}]", p[0] + 0.01 * t as f32, p[1], p[2]))
-        .collect();
-    format!("[{}]", joints.join(","))
-}
+use common::{LABELS, frame_line, repo, tiny_bundle};
 
 fn run_stream(model: &Path, input: &str, extra: &[&str]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))

@@ -141,8 +141,25 @@ impl Assistant {
     /// [`crate::bundle::load_bundle`] and its manifest's frames and system message become the
     /// task options.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with(dir, device, crate::bundle::load_bundle)
+    }
+
+    /// As [`Assistant::load`], but a bundle keeps its LoRA adapters apart from the base weights
+    /// ([`crate::bundle::load_bundle_for_training`]) so that training goes on from them.
+    ///
+    /// # Errors
+    /// As [`Assistant::load`].
+    pub fn load_for_training(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with(dir, device, crate::bundle::load_bundle_for_training)
+    }
+
+    fn load_with(
+        dir: &Path,
+        device: &Device,
+        bundle_loader: fn(&Path, &Device) -> Result<crate::bundle::Bundle>,
+    ) -> Result<Self> {
         if crate::bundle::read_manifest(dir)?.is_some() {
-            let bundle = crate::bundle::load_bundle(dir, device)?;
+            let bundle = bundle_loader(dir, device)?;
             let options = TaskOptions {
                 frames: bundle.manifest.frames,
                 system: bundle.manifest.system,
