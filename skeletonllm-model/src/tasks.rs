@@ -139,7 +139,8 @@ impl Assistant {
     /// As [`crate::load_skeleton_llm`] and [`InternVlTokenizer::from_model_dir`].
     /// A bundle directory ([`crate::bundle`], e.g. the bundled `skeletonllm-tiny`) is loaded with
     /// [`crate::bundle::load_bundle`] and its manifest's frames and system message become the
-    /// task options.
+    /// task options; its adapters are merged for inference (off the autodiff graph), so train
+    /// from [`Assistant::load_for_training`] instead.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         Self::load_with(dir, device, crate::bundle::load_bundle)
     }
