@@ -42,7 +42,7 @@ fn main() -> Result<()> {
         let frames = renderer.render_with(&clip, Camera::new(size), Rasterizer::Fast, &device);
         let values = draction::checkpoint::host_values(frames);
         let dir = out.join(class.replace(' ', "_"));
-        draction::export::write_frames(&values, clip.frames, size, &dir, 100)?;
+        draction::render::images::write_frames(&values, clip.frames, size, &dir, 100)?;
         println!(
             "{class}: {:.2} m tall, {} -> {}/contact_sheet.png",
             performer.height,

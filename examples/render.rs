@@ -44,7 +44,7 @@ fn main() -> Result<()> {
         .with_context(|| file.display().to_string())?;
     let frames = renderer.render_with(&clip, Camera::new(size), Rasterizer::Fast, &device);
     let values = draction::checkpoint::host_values(frames);
-    draction::export::write_frames(&values, clip.frames, size, &out, 250)?;
+    draction::render::images::write_frames(&values, clip.frames, size, &out, 250)?;
     println!(
         "{} ({}, {} frames) -> {}/animation.gif",
         file.display(),

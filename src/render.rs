@@ -85,7 +85,8 @@ pub fn run(
     // Everything goes to a staging folder beside `out` first, then moves in with render.json
     // last: a kill leaves no half-written file and no render.json of an earlier run.
     let staged = draction::io::StagedDir::new(out)?;
-    let written = draction::export::write_frames(&values, clip.frames, s.size, staged.path(), 250)?;
+    let written =
+        draction::render::images::write_frames(&values, clip.frames, s.size, staged.path(), 250)?;
     let t_write = t2.elapsed();
     let files = serde_json::json!({
         "npy": staged.final_path(&written.npy),

@@ -1,6 +1,7 @@
 //! `skeletonllm stream`: live recognition over skeleton frames arriving as JSON lines on stdin.
 //!
-//! Each input line is one frame, in any of these shapes (`null` = a missing joint):
+//! Each input line is one frame (read by [`draction::io::frames`]), in any of these shapes
+//! (`null` = a missing joint):
 //! - `[[x, y, z], …]` or `{"joints": [[x, y, z], …]}`: one body;
 //! - `[[[x, y, z], …], …]` or `{"persons": [[[x, y, z], …], …]}`: several bodies.
 //!
@@ -15,18 +16,17 @@
 //! number.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
-use draction::{Layout, Skeleton};
+use anyhow::{Result, anyhow, bail};
+use draction::Layout;
+use draction::io::frames::{Frame, next_line, parse_frame, window_skeleton};
 use serde_json::Value;
 
 use crate::task_cmd::{self, ModelArgs};
 
-/// Longest input line, bytes.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Largest `--window`, frames.
 pub const MAX_WINDOW: usize = 10_000;
 /// Most bodies in one frame.
@@ -63,111 +63,14 @@ pub struct StreamArgs {
     pub top_k: usize,
 }
 
-/// One frame: bodies of joints, `None` = missing joint.
-type Frame = Vec<Vec<Option<[f32; 3]>>>;
-
-fn point(v: &Value) -> Result<Option<[f32; 3]>> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let a = v
-        .as_array()
-        .filter(|a| a.len() == 3)
-        .ok_or_else(|| anyhow!("a joint is not [x, y, z] or null: {v}"))?;
-    let mut p = [0.0f32; 3];
-    for (k, c) in a.iter().enumerate() {
-        p[k] = c
-            .as_f64()
-            .ok_or_else(|| anyhow!("a coordinate is not a number: {c}"))? as f32;
-    }
-    Ok(Some(p))
-}
-
-fn body(v: &Value) -> Result<Vec<Option<[f32; 3]>>> {
-    v.as_array()
-        .ok_or_else(|| anyhow!("a body is not an array of joints"))?
-        .iter()
-        .map(point)
-        .collect()
-}
-
-/// Parses one input line into a frame.
-fn parse_frame(line: &str) -> Result<Frame> {
-    let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("not JSON: {e}"))?;
-    let (bodies, single) = match &v {
-        Value::Object(o) => match (o.get("joints"), o.get("persons")) {
-            (Some(j), None) => (j, true),
-            (None, Some(p)) => (p, false),
-            _ => bail!("an object frame needs exactly one of \"joints\" and \"persons\""),
-        },
-        Value::Array(a) => {
-            // A body's first entry is a point (array of numbers) or null; a list of bodies'
-            // first entry is an array of points.
-            let nested = a
-                .first()
-                .and_then(Value::as_array)
-                .and_then(|first| first.first())
-                .is_some_and(|x| x.is_array() || x.is_null());
-            (&v, !nested)
+/// A frame reader's error as this command words it: `stdin line N: …`.
+fn stdin_error(e: draction::Error) -> anyhow::Error {
+    match e {
+        draction::Error::FrameRead { source, .. } => {
+            anyhow::Error::new(source).context("reading stdin")
         }
-        _ => bail!("a frame is an array or an object"),
-    };
-    if single {
-        return Ok(vec![body(bodies)?]);
+        e => anyhow!("stdin {e}"),
     }
-    bodies
-        .as_array()
-        .ok_or_else(|| anyhow!("\"persons\" is not an array of bodies"))?
-        .iter()
-        .map(body)
-        .collect()
-}
-
-/// The window as a skeleton (bodies padded with missing joints to the widest frame).
-fn window_skeleton(window: &VecDeque<Frame>, layout: &Layout, fps: f32) -> Result<Skeleton> {
-    let joints = layout.num_joints();
-    let persons = window.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    let t = window.len();
-    let mut positions = vec![0.0f32; t * persons * joints * 3];
-    let mut valid = vec![false; t * persons * joints];
-    for (f, frame) in window.iter().enumerate() {
-        for (p, bodyj) in frame.iter().enumerate() {
-            for (j, joint) in bodyj.iter().enumerate() {
-                if let Some(q) = joint {
-                    let k = (f * persons + p) * joints + j;
-                    valid[k] = true;
-                    positions[k * 3..k * 3 + 3].copy_from_slice(q);
-                }
-            }
-        }
-    }
-    Ok(Skeleton::new(positions, valid, t, persons, layout.clone())?.with_fps(Some(fps)))
-}
-
-/// Reads the next line of at most [`MAX_LINE_BYTES`] (without its line ending); `None` at the
-/// end of input.
-fn next_line(reader: &mut impl BufRead, lineno: usize) -> Result<Option<String>> {
-    let mut buf = Vec::new();
-    let n = std::io::Read::take(&mut *reader, MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .context("reading stdin")?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-    } else if buf.len() > MAX_LINE_BYTES {
-        bail!(
-            "stdin line {lineno}: longer than {} MiB (one frame per line)",
-            MAX_LINE_BYTES >> 20
-        );
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| anyhow!("stdin line {lineno}: not UTF-8 text"))
 }
 
 /// Checks the settings before the model is loaded; the frames needed before the first decision.
@@ -213,12 +116,12 @@ pub fn stream(args: &StreamArgs) -> Result<()> {
     let mut input = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
     let mut lineno = 0usize;
-    while let Some(line) = next_line(&mut input, lineno + 1)? {
+    while let Some(line) = next_line(&mut input, lineno + 1).map_err(stdin_error)? {
         lineno += 1;
         if line.trim().is_empty() {
             continue;
         }
-        let frame = parse_frame(&line).with_context(|| format!("stdin line {lineno}"))?;
+        let frame = parse_frame(&line, lineno).map_err(stdin_error)?;
         if frame.len() > MAX_BODIES {
             bail!(
                 "stdin line {lineno}: {} bodies in one frame (at most {MAX_BODIES})",
@@ -307,37 +210,4 @@ pub fn stream(args: &StreamArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_shapes() {
-        assert_eq!(parse_frame("[[1,2,3],null]").unwrap().len(), 1);
-        let f = parse_frame(r#"{"persons": [[[1,2,3]], [[4,5,6]]]}"#).unwrap();
-        assert_eq!(f.len(), 2);
-        assert_eq!(f[1][0], Some([4.0, 5.0, 6.0]));
-        let f = parse_frame("[[[1,2,3],[4,5,6]],[[7,8,9],null]]").unwrap();
-        assert_eq!(f.len(), 2);
-        assert_eq!(f[1][1], None);
-        assert_eq!(parse_frame(r#"{"joints": [[0,0,0]]}"#).unwrap()[0].len(), 1);
-        assert!(parse_frame("[[1,2]]").is_err());
-        assert!(parse_frame("{}").is_err());
-        assert!(parse_frame("nope").is_err());
-        assert!(parse_frame(r#"[["a",2,3]]"#).is_err());
-    }
-
-    #[test]
-    fn window_pads_bodies() {
-        let layout = Layout::builtin("coco17").unwrap();
-        let one = vec![vec![Some([0.0, 1.0, 2.0]); 17]];
-        let two = vec![vec![Some([0.0, 1.0, 2.0]); 17], vec![None; 17]];
-        let w: VecDeque<Frame> = [one, two].into_iter().collect();
-        let s = window_skeleton(&w, &layout, 30.0).unwrap();
-        assert_eq!(s.dims(), [2, 2, 17]);
-        assert!(!s.is_valid(0, 1, 0));
-        assert!(s.is_valid(1, 0, 16));
-    }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::io::frames::FrameProblem;
+
 /// Everything that can go wrong in `draction`, each naming the file involved where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,6 +49,48 @@ pub enum Error {
     /// An input is larger than the renderer accepts (joints, frames, image size).
     #[error("{0}")]
     TooLarge(String),
+    /// A line of JSON-lines frames ([`crate::io::frames`]) that cannot be used.
+    #[error("line {line}: {problem}")]
+    Frame {
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        problem: FrameProblem,
+    },
+    /// Reading a line of JSON-lines frames failed.
+    #[error("line {line}: {source}")]
+    FrameRead {
+        /// 1-based number of the line being read.
+        line: usize,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A procedural motion class ([`crate::synthetic::motions`]) that does not exist.
+    #[error("unknown motion class {class:?} (known: {})", known.join(", "))]
+    UnknownMotionClass {
+        /// The class asked for.
+        class: String,
+        /// The classes that exist.
+        known: &'static [&'static str],
+    },
+    /// A procedural motion whose duration or frame rate is not a positive number.
+    #[error("motion length {seconds} s at {fps} fps: both must be positive")]
+    MotionLength {
+        /// The duration asked for, seconds.
+        seconds: f32,
+        /// The frame rate asked for.
+        fps: f32,
+    },
+    /// A procedural motion of more frames than the generator makes (at most 1e6).
+    #[error("{seconds} s at {fps} fps is {frames} frames: at most 1e6")]
+    MotionTooLong {
+        /// The duration asked for, seconds.
+        seconds: f32,
+        /// The frame rate asked for.
+        fps: f32,
+        /// The frames that would make.
+        frames: f32,
+    },
 }
 
 /// A malformed input file: which file, where in it (line, when known) and what was wrong.

@@ -1,6 +1,6 @@
 //! # draction
 //!
-//! Format-agnostic human skeleton I/O and (in later modules) DrAction, the differentiable
+//! Format-agnostic human skeleton I/O and DrAction, the differentiable
 //! Gaussian-splat skeleton renderer of SkeletonLLM.
 //!
 //! - [`Skeleton`]: joint positions `[frames, persons, joints, 3]` with a validity mask, a
@@ -12,6 +12,11 @@
 //!   with format detection and typed errors that name the file and line.
 //! - [`prep`]: frame sampling (uniform, seeded, and the authors' exact sampler), velocities,
 //!   normalisation and resampling.
+//! - [`kinematics`]: 3×3 rotations, Euler angles and vector maths for forward kinematics.
+//! - [`synthetic`]: a walking figure and procedural actions by sampled people
+//!   ([`synthetic::motions`]), drawn from the seeded [`rng`].
+//! - [`render`]: the DrAction renderer, and [`render::images`] to write its frames as PNGs and
+//!   GIFs.
 //!
 //! ```
 //! use draction::{Layout, Skeleton};
@@ -31,13 +36,20 @@
 
 pub mod checkpoint;
 pub mod error;
-pub mod export;
 pub mod io;
+pub mod kinematics;
 pub mod layout;
 pub mod prep;
 pub mod render;
+pub mod rng;
 pub mod skeleton;
 pub mod synthetic;
+
+/// Writing rendered frames (`frames.npy`, PNGs, a contact sheet, a GIF): the former home of
+/// [`render::images`], kept as an alias.
+pub mod export {
+    pub use crate::render::images::*;
+}
 #[cfg(test)]
 mod testdata;
 

@@ -21,6 +21,7 @@ use std::path::Path;
 
 use super::tokens::{Tokens, clip};
 use crate::error::{ParseError, Result, read_text};
+use crate::kinematics::{Axis, Mat3, add, euler, mat_mul, mat_vec};
 use crate::layout::Layout;
 use crate::skeleton::{Format, Skeleton, Source};
 
@@ -65,21 +66,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Skeleton> {
     Ok(Skeleton::new(positions, valid, header.frames, 1, layout)?
         .with_fps(fps)
         .with_source(source))
-}
-
-/// A coordinate axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Axis {
-    X,
-    Y,
-    Z,
-}
-
-impl Axis {
-    /// 0, 1 or 2.
-    fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// One motion channel of a joint.
@@ -526,32 +512,6 @@ fn read_values(line: &str, channels: usize, values: &mut Vec<f64>) -> Result<(),
     Ok(())
 }
 
-/// A 3×3 matrix, row-major.
-type Mat3 = [[f64; 3]; 3];
-
-/// The identity matrix.
-const IDENTITY: Mat3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-
-/// `a · b`.
-fn mat_mul(a: &Mat3, b: &Mat3) -> Mat3 {
-    std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum()))
-}
-
-/// `a · v`.
-fn mat_vec(a: &Mat3, v: [f64; 3]) -> [f64; 3] {
-    std::array::from_fn(|i| (0..3).map(|k| a[i][k] * v[k]).sum())
-}
-
-/// The right-handed rotation by `degrees` about `axis`.
-fn rotation(axis: Axis, degrees: f64) -> Mat3 {
-    let (s, c) = degrees.to_radians().sin_cos();
-    match axis {
-        Axis::X => [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]],
-        Axis::Y => [[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]],
-        Axis::Z => [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]],
-    }
-}
-
 /// A rigid transform `x ↦ r · x + t`.
 #[derive(Debug, Clone, Copy)]
 struct Transform {
@@ -562,27 +522,28 @@ struct Transform {
 impl Transform {
     /// `self ∘ local`: `local` applied first, then `self`.
     fn then(&self, local: &Transform) -> Transform {
-        let moved = mat_vec(&self.r, local.t);
         Transform {
             r: mat_mul(&self.r, &local.r),
-            t: std::array::from_fn(|i| moved[i] + self.t[i]),
+            t: add(mat_vec(&self.r, local.t), self.t),
         }
     }
 }
 
-/// A joint's local transform from its OFFSET and its channel `values` (in CHANNELS order).
+/// A joint's local transform from its OFFSET and its channel `values` (in CHANNELS order):
+/// translations add to the offset, rotations (degrees) compose as Euler angles in order.
 fn local_transform(joint: &Joint, values: &[f64]) -> Transform {
-    let mut local = Transform {
-        r: IDENTITY,
-        t: joint.offset,
-    };
-    for (&channel, &v) in joint.channels.iter().zip(values) {
-        match channel {
-            Channel::Position(axis) => local.t[axis.index()] += v,
-            Channel::Rotation(axis) => local.r = mat_mul(&local.r, &rotation(axis, v)),
+    let mut t = joint.offset;
+    let channels = joint.channels.iter().zip(values);
+    for (&channel, &v) in channels.clone() {
+        if let Channel::Position(axis) = channel {
+            t[axis.index()] += v;
         }
     }
-    local
+    let r = euler(channels.filter_map(|(&channel, &v)| match channel {
+        Channel::Rotation(axis) => Some((axis, v.to_radians())),
+        Channel::Position(_) => None,
+    }));
+    Transform { r, t }
 }
 
 /// Forward kinematics of one frame: appends each joint's world position to `out`. `values`

@@ -32,6 +32,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 
 use crate::error::{ParseError, Result, read_text};
+use crate::kinematics::{Mat3, add, identity, mat_mul, mat_vec, rot_z};
 use crate::layout::Layout;
 use crate::skeleton::{Format, Skeleton, Source};
 
@@ -332,24 +333,6 @@ impl<'de> Visitor<'de> for Number {
     }
 }
 
-type Mat3 = [[f64; 3]; 3];
-
-const IDENTITY: Mat3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-
-fn mat_mul(a: &Mat3, b: &Mat3) -> Mat3 {
-    let mut c = [[0.0; 3]; 3];
-    for (i, row) in c.iter_mut().enumerate() {
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-        }
-    }
-    c
-}
-
-fn mat_vec(a: &Mat3, v: [f64; 3]) -> [f64; 3] {
-    [0, 1, 2].map(|i| a[i][0] * v[0] + a[i][1] * v[1] + a[i][2] * v[2])
-}
-
 /// The rotation matrix of quaternion `w x y z`, normalised; an error if it is zero or not finite.
 fn quat_matrix(q: &[f64]) -> std::result::Result<Mat3, &'static str> {
     let m = q.iter().fold(0.0f64, |m, x| m.max(x.abs()));
@@ -381,17 +364,11 @@ fn quat_matrix(q: &[f64]) -> std::result::Result<Mat3, &'static str> {
     ])
 }
 
-/// Rotation by `angle` radians about `z`.
-fn rot_z(angle: f64) -> Mat3 {
-    let (s, c) = angle.sin_cos();
-    [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
-}
-
 /// World positions of the 15 joints of one frame (in [`HUMANOID`] order).
 fn forward_kinematics(
     frame: &[f64; FRAME_VALUES],
 ) -> std::result::Result<[[f64; 3]; JOINTS], String> {
-    let mut rot = [IDENTITY; JOINTS];
+    let mut rot = [identity(); JOINTS];
     let mut pos = [[0.0; 3]; JOINTS];
     let mut at = 1; // after the duration
     for (j, spec) in HUMANOID.iter().enumerate() {
@@ -407,7 +384,7 @@ fn forward_kinematics(
                 quat_matrix(q).map_err(|why| format!("the {} quaternion {why}", spec.name))?
             }
             JointKind::Revolute => rot_z(vals[0]),
-            JointKind::Fixed => IDENTITY,
+            JointKind::Fixed => identity(),
         };
         match spec.parent {
             None => {
@@ -416,8 +393,7 @@ fn forward_kinematics(
             }
             Some(p) => {
                 let off = spec.offset.map(|x| x * URDF_SCALE);
-                let d = mat_vec(&rot[p], off);
-                pos[j] = [0, 1, 2].map(|k| pos[p][k] + d[k]);
+                pos[j] = add(pos[p], mat_vec(&rot[p], off));
                 rot[j] = mat_mul(&rot[p], &local);
             }
         }

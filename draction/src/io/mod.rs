@@ -3,10 +3,12 @@
 //! [`read`] is the entry point: it detects the format (or takes the one given) and returns a
 //! [`Skeleton`]. Every parser checks declared sizes against the file's size before allocating,
 //! and reports errors as [`ParseError`]s naming the file, the line and what was wrong.
+//! Skeleton frames arriving one JSON line at a time (live input) are read by [`frames`].
 
 pub mod bvh;
 pub mod coco;
 pub mod deepmimic;
+pub mod frames;
 pub mod json;
 pub mod npy;
 pub mod ntu;

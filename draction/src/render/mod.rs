@@ -6,6 +6,7 @@
 
 pub mod clip;
 pub mod fast;
+pub mod images;
 pub mod model;
 pub mod reference;
 pub mod splat;

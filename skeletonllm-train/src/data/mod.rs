@@ -10,7 +10,9 @@ pub mod hard_negatives;
 pub mod loader;
 pub mod ntu;
 pub mod prompts;
-pub mod rng;
+/// The seeded SplitMix64 generator, now at home in [`draction::rng`] (the procedural motion
+/// generator there draws from it too).
+pub use draction::rng;
 pub mod splits;
 
 pub use answer::{answer_matches, parse_answer};

@@ -1,4 +1,9 @@
-//! Synthetic skeletons for demos, benchmarks and tests: a walking NTU-25 figure.
+//! Synthetic skeletons for demos, benchmarks, tests and training data: a walking NTU-25
+//! figure ([`walking_ntu`]) and procedural actions performed by sampled people ([`motions`]).
+
+pub mod motions;
+
+pub use motions::{BodyLengths, PROCEDURAL_CLASSES, Performer, generate};
 
 use crate::layout::Layout;
 use crate::skeleton::{Format, Skeleton, Source};
