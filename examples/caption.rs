@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use anyhow::{Result, anyhow};
 use clap::Parser;
 use skeletonllm::draction;
-use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, prompts};
+use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, text::prompts};
 
 /// Describe the motion in a skeleton file (or answer a question about it).
 #[derive(Parser)]

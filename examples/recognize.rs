@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction;
-use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, prompts};
+use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, text::prompts};
 use skeletonllm::skeletonllm_train::data::ZeroShotSplit;
 
 /// Recognise the action in a skeleton file.

@@ -18,8 +18,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use draction::burn::tensor::Device;
-use skeletonllm_model::gguf_tokenizer::GgufTokenizer;
-use skeletonllm_model::load::gguf::{generate_text, load_gguf_llama, untie_head};
+use skeletonllm_model::generate_text;
+use skeletonllm_model::load::gguf::tokenizer::GgufTokenizer;
+use skeletonllm_model::load::gguf::{load_gguf_llama, untie_head};
 use skeletonllm_model::{GenerateOptions, Sampler};
 
 /// Chat with a Llama-family GGUF (SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh).

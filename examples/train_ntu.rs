@@ -1,4 +1,4 @@
-//! The authors' full SkeletonLLM recipe on NTU RGB+D (DESIGN.md §7), through the library API:
+//! The authors' full SkeletonLLM recipe on NTU RGB+D, through the library API:
 //! stage 1 render warm-up (MQA; DrAction + projector), stage 2 Discriminative Finetuning (YES/NO
 //! over hard negatives; DrAction + projector), stage 3 Causal Reasoning Distillation (teacher
 //! rationales; DrAction + projector + LoRA), stage 4 recognition refinement (MQA, 3 epochs;
@@ -31,10 +31,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction::{self, Layout, Skeleton, synthetic};
-use skeletonllm::skeletonllm_model::export::{hf_config_json, read_config_json, save_pretrained};
-use skeletonllm::skeletonllm_model::tokenizer::word_level_json;
+use skeletonllm::skeletonllm_model::load::save::{
+    hf_config_json, read_config_json, save_pretrained,
+};
+use skeletonllm::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, LoraConfig, SkeletonLlm, merge_lora, prompts,
+    Assistant, InternVlConfig, InternVlTokenizer, LoraConfig, SkeletonLlm, merge_lora,
+    text::prompts,
 };
 use skeletonllm::skeletonllm_train::data::{
     BuildOptions, ConversationRecord, HardNegatives, NtuDataset, NtuSample, Protocol,

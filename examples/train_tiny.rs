@@ -22,10 +22,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use skeletonllm_model::bundle::{self, BaseLanguageModel, BundleManifest};
+use skeletonllm_model::load::bundle::{self, BaseLanguageModel, BundleManifest};
 use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config,
-    prompts,
+    text::prompts,
 };
 use skeletonllm_train::align::{self, AlignConfig};
 use skeletonllm_train::data::rng::SplitMix64;

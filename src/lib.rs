@@ -16,6 +16,8 @@
 //! # Ok::<(), skeletonllm::draction::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub use draction;
 pub use skeletonllm_model;
 pub use skeletonllm_train;

@@ -1,11 +1,11 @@
 //! `skeletonllm forward` and `skeletonllm generate`: InternVL on token ids and images from a
-//! safetensors file, results to a safetensors file (DESIGN.md §3).
+//! safetensors file, results to a safetensors file (the CLI contract in README's CLI section).
 
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use draction::burn::tensor::{Device, TensorData};
-use skeletonllm_model::config::GenerationConfig;
+use skeletonllm_model::load::config::GenerationConfig;
 use skeletonllm_model::load::{self, read_inputs, write_safetensors};
 use skeletonllm_model::{
     CheckpointConfig, GenerateOptions, InternVl, InternVlInput, Sampler, load_pretrained,

@@ -467,10 +467,10 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         bail!("--distill-weight needs --teacher DIR");
     }
     let samples = load_samples(&args.data, args.data_root.as_deref())?;
-    let mut config_json = skeletonllm_model::export::read_config_json(&args.model)?;
+    let mut config_json = skeletonllm_model::load::save::read_config_json(&args.model)?;
     // A bundle's export is a plain checkpoint: its LM is in model.safetensors, not a GGUF.
     if let Some(obj) = config_json.as_object_mut() {
-        obj.remove(skeletonllm_model::bundle::MANIFEST_KEY);
+        obj.remove(skeletonllm_model::load::bundle::MANIFEST_KEY);
     }
     if let Some(dir) = &args.teacher
         && !dir.join("config.json").is_file()
@@ -546,7 +546,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     // Export: LoRA folded in, same config and tokenizer as the input model.
     let internvl = skeletonllm_model::merge_lora(model.internvl);
     let out_model = skeletonllm_train::train::trainer::model_dir(&args.out);
-    skeletonllm_model::export::save_pretrained(
+    skeletonllm_model::load::save::save_pretrained(
         &out_model,
         &internvl,
         &config_json,

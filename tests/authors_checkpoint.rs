@@ -14,8 +14,8 @@ use serde_json::Value;
 use skeletonllm_model::draction::burn::tensor::{Device, TensorData};
 use skeletonllm_model::draction::{self, synthetic};
 use skeletonllm_model::load::{read_safetensors, write_safetensors};
-use skeletonllm_model::tokenizer::whitespace_words;
-use skeletonllm_model::{Assistant, TaskOptions, prompts};
+use skeletonllm_model::text::tokenizer::whitespace_words;
+use skeletonllm_model::{Assistant, TaskOptions, text::prompts};
 
 const LABELS: [&str; 4] = ["walking", "sit down", "hand waving", "jump up"];
 const QUESTION: &str = "Which arm moves first?";

@@ -1,4 +1,4 @@
-//! The CLI contract of DESIGN.md §3 for `inspect`, `export-joints` and `convert`, on the bundled
+//! The CLI contract (README, "CLI") for `inspect`, `export-joints` and `convert`, on the bundled
 //! real clips and on files written here from the format specs.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The CLI contract of DESIGN.md §3 for `forward` and `generate`, on the tiny InternVL fixtures
+//! The CLI contract (README, "CLI") for `forward` and `generate`, on the tiny InternVL fixtures
 //! (`tests/fixtures/internvl/`, both checkpoint layouts) and on bad inputs.
 
 use std::collections::BTreeMap;

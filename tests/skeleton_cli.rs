@@ -99,7 +99,7 @@ fn forward_with_skeleton_matches_the_library() {
         skeletonllm_model::draction::burn::tensor::Int,
     >::from_data(ids, &device);
     let want = model
-        .forward(ids, None, &clip, Rasterizer::Reference, &device)
+        .forward(model.input(ids, &clip, Rasterizer::Reference, &device))
         .unwrap();
     let want = draction::checkpoint::host_values(want.logits);
     let got = got["logits"].clone().try_into_vec_as::<f32>().unwrap();

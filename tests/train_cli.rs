@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use skeletonllm_model::draction::burn::tensor::Device;
 use skeletonllm_model::draction::render::DrActionConfig;
 use skeletonllm_model::draction::synthetic;
-use skeletonllm_model::export::{hf_config_json, save_pretrained};
-use skeletonllm_model::tokenizer::word_level_json;
-use skeletonllm_model::{InternVlConfig, InternVlTokenizer, prompts};
+use skeletonllm_model::load::save::{hf_config_json, save_pretrained};
+use skeletonllm_model::text::tokenizer::word_level_json;
+use skeletonllm_model::{InternVlConfig, InternVlTokenizer, text::prompts};
 
 const LABELS: [&str; 2] = ["walk", "boxing"];
 

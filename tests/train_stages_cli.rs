@@ -13,10 +13,10 @@ use serde_json::Value;
 use skeletonllm_model::draction::burn::tensor::{Device, TensorData};
 use skeletonllm_model::draction::render::DrActionConfig;
 use skeletonllm_model::draction::synthetic;
-use skeletonllm_model::export::{hf_config_json, save_pretrained};
 use skeletonllm_model::load::read_safetensors;
-use skeletonllm_model::tokenizer::word_level_json;
-use skeletonllm_model::{InternVlConfig, InternVlTokenizer, prompts};
+use skeletonllm_model::load::save::{hf_config_json, save_pretrained};
+use skeletonllm_model::text::tokenizer::word_level_json;
+use skeletonllm_model::{InternVlConfig, InternVlTokenizer, text::prompts};
 use skeletonllm_train::data::prompts as data_prompts;
 
 const LABELS: [&str; 2] = ["walk", "boxing"];

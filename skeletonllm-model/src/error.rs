@@ -123,10 +123,37 @@ pub enum Error {
     /// The skeleton cannot be rendered (no joint present, too many joints or frames).
     #[error(transparent)]
     Skeleton(#[from] draction::Error),
+    /// A GGUF language model could not be read or loaded (the error names the file).
+    #[error(transparent)]
+    Gguf(Box<crate::load::gguf::GgufError>),
+    /// LoRA adapters could not be saved or loaded (the error names the file).
+    #[error(transparent)]
+    Lora(Box<crate::lora::LoraError>),
+    /// The DrAction tensors of a checkpoint do not form a renderer.
+    #[error("{}: renderer: {source}", path.display())]
+    Renderer {
+        /// The checkpoint file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: draction::Error,
+    },
     /// A task cannot run on its inputs (a skeleton that cannot be rendered, no labels, an
     /// answer that encodes to nothing).
     #[error("{0}")]
     Task(String),
+}
+
+impl From<crate::load::gguf::GgufError> for Error {
+    fn from(e: crate::load::gguf::GgufError) -> Self {
+        Self::Gguf(Box::new(e))
+    }
+}
+
+impl From<crate::lora::LoraError> for Error {
+    fn from(e: crate::lora::LoraError) -> Self {
+        Self::Lora(Box::new(e))
+    }
 }
 
 /// `"path: "`, or nothing for an empty path (inputs built in code).

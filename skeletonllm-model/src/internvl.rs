@@ -5,16 +5,16 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use crate::cache::KvCache;
 use crate::error::{Error, Result};
-use crate::intern_vit::{InternVit, InternVitConfig};
-use crate::projector::{MultiModalProjector, MultiModalProjectorConfig};
-use crate::qwen2::{Qwen2Config, Qwen2ForCausalLm};
+use crate::lm::cache::KvCache;
+use crate::lm::qwen2::{Qwen2Config, Qwen2ForCausalLm};
+use crate::vision::intern_vit::{InternVit, InternVitConfig};
+use crate::vision::projector::{MultiModalProjector, MultiModalProjectorConfig};
 
 /// Configuration to create an [InternVl] with [InternVlConfig::init].
 ///
 /// Usually built from a checkpoint's `config.json` by
-/// [`CheckpointConfig::to_internvl`](crate::config::CheckpointConfig::to_internvl).
+/// [`CheckpointConfig::to_internvl`](crate::load::config::CheckpointConfig::to_internvl).
 #[derive(Config, Debug)]
 pub struct InternVlConfig {
     /// The vision tower.
@@ -249,7 +249,7 @@ impl InternVl {
     }
 
     /// Check user-supplied inputs against the model so that [InternVl::forward] and
-    /// [`generate`](crate::generate::generate) cannot panic on them: `input_ids` is
+    /// [`generate`](crate::generation::generate::generate) cannot panic on them: `input_ids` is
     /// `[batch >= 1, len >= 1]` with every id in `0..vocab_size`, `attention_mask` (if any) has
     /// the same shape, `pixel_values` (if any) is `[images >= 1, channels, side, side]` with the
     /// model's channel count and a patch grid divisible by the shuffle factor, and the number of

@@ -1,29 +1,37 @@
 //! # skeletonllm-model
 //!
-//! The multimodal LLM side of SkeletonLLM: InternVL3 on Burn.
+//! The multimodal LLM side of SkeletonLLM: InternVL3 on Burn, and DrAction + InternVL as one
+//! model. The folders follow the data:
 //!
 //! ```text
-//! pixel_values [n,3,H,W] ─► intern_vit::InternVit ─► [n, 1+patches, C]
-//!   ─► projector: drop CLS, pixel shuffle 0.5, LayerNorm → Linear → GELU → Linear ─► [n, tokens, D]
+//! clip ─► skeleton_llm::SkeletonLlm::input (DrAction renders [F,3,S,S]) ─► InternVlInput
+//!   ─► vision::intern_vit::InternVit ─► [F, 1+patches, C]
+//!   ─► vision::projector: drop CLS, pixel shuffle 0.5, LayerNorm → Linear → GELU → Linear
 //!   ─► internvl::InternVl::embed_with_images: features replace the <IMG_CONTEXT> embeddings
-//!   ─► qwen2::Qwen2ForCausalLm (Llama family: RMSNorm, RoPE + dynamic NTK, GQA, SwiGLU) ─► logits
+//!   ─► lm::qwen2::Qwen2ForCausalLm (Llama family: RMSNorm, RoPE + dynamic NTK, GQA, SwiGLU)
+//!   ─► logits ─► generation (one decode loop, sampling) ─► text (tokenizer, answer) ─► tasks
 //! ```
 //!
-//! - [`config`]: `config.json` (HF-native and OpenGVLab layouts, both RoPE styles) → Burn configs.
-//! - [`load`]: safetensors checkpoints (sharded too) in either layout, bf16/f16 widened to f32,
-//!   every missing/unexpected/mis-shaped tensor named in [`Error::Weights`].
-//! - [`mod@generate`]: decoding with or without the [`KvCache`], streaming, stop ids, batches of
-//!   left-padded prompts ([`generate_batch`], [`left_pad`]); [`sampling`]: greedy / top-k /
-//!   nucleus [`Sampler`] with a seeded generator, repetition penalty.
-//! - [`tokenizer`]: the InternVL3 tokenizer (`tokenizer.json` through the `tokenizers` crate);
-//!   [`template`]: the `internvl2_5` chat template with `<image>` expansion.
+//! - [`vision`]: InternViT and the projector; [`lm`]: the decoder and its KV cache;
+//!   [`internvl`]: the two joined; [`skeleton_llm`]: DrAction + InternVL with the one input
+//!   builder ([`SkeletonLlm::input`]) and forward.
+//! - [`generation`]: [`generate()`], [`generate_streaming`], [`generate_batch`] (left-padded
+//!   prompts, [`left_pad`]) and [`generate_text`] (a bare decoder) over one decode loop;
+//!   greedy / top-k / nucleus [`Sampler`] with a seeded generator, repetition penalty.
+//! - [`text`]: the InternVL3 tokenizer, the `internvl2_5` chat template with `<image>`
+//!   expansion, the SkeletonLLM prompts, reading answers back as classes.
+//! - [`tasks`]: recognise, caption, ask and verify on a skeleton clip ([`Assistant`]).
+//! - [`lora`]: LoRA adapters on the decoder (attach, merge).
+//! - [`kernels`]: the few ops with their own CPU kernel (attention, exact GELU, the SwiGLU gate,
+//!   one-row products for decoding), wired in as a Burn backend extension: other backends and
+//!   autodiff run Burn's own ops.
+//! - [`load`]: every file the model reads or writes: `config.json` (HF-native and OpenGVLab
+//!   layouts, both RoPE styles), safetensors checkpoints (sharded too, bf16/f16 widened to f32,
+//!   every missing/unexpected/mis-shaped tensor named in [`Error::Weights`]), saving, LoRA
+//!   adapters alone, SkeletonLLM checkpoints, GGUF language models and the bundled model.
 //!
-//! Module code is backend-agnostic (`Tensor<D>` on a `Device`); field names are the HF-native
-//! checkpoint keys. [`kernels`] holds the few ops with their own CPU kernel (attention, exact
-//! GELU, the SwiGLU gate, one-row products for decoding, used through [`linear`]), wired in as
-//! a Burn backend extension: other backends and autodiff run Burn's own ops. [`lora`]: LoRA adapters (apply, merge, save/load alone).
-//! [`skeleton_llm`]: DrAction + InternVL; [`tasks`]: recognise, caption, ask, verify on a
-//! skeleton clip with the prompts of [`prompts`].
+//! Model code is backend-agnostic (`Tensor<D>` on a `Device`) and opens no files; field names
+//! are the HF-native checkpoint keys.
 //!
 //! A tiny random model, end to end:
 //!
@@ -54,45 +62,36 @@
 //! # Ok::<(), skeletonllm_model::Error>(())
 //! ```
 
-pub mod answer;
-pub mod bundle;
-pub mod cache;
-pub mod config;
+#![warn(missing_docs)]
+
 pub mod error;
-pub mod export;
-pub mod generate;
-pub mod gguf_tokenizer;
-pub mod intern_vit;
+pub mod generation;
 pub mod internvl;
 pub mod kernels;
-pub mod linear;
+pub mod lm;
 pub mod load;
 pub mod lora;
-pub mod projector;
-pub mod prompts;
-pub mod qwen2;
-pub mod sampling;
 pub mod skeleton_llm;
 pub mod tasks;
-pub mod template;
-pub mod tokenizer;
+pub mod text;
+pub mod vision;
 
-pub use cache::KvCache;
-pub use config::CheckpointConfig;
 pub use error::{Error, Result};
-pub use generate::{GenerateOptions, generate, generate_batch, generate_streaming, left_pad};
-pub use intern_vit::{InternVit, InternVitConfig};
-pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
-pub use load::{CheckpointLayout, load_pretrained};
-pub use lora::{
-    LoraConfig, LoraError, LoraWeight, apply_lora, load_adapters, merge_lora, save_adapters,
+pub use generation::{
+    GenerateOptions, Sampler, generate, generate_batch, generate_streaming, generate_text, left_pad,
 };
-pub use projector::{MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle};
-pub use qwen2::{Qwen2Config, Qwen2ForCausalLm, RopeScaling};
-pub use sampling::Sampler;
-pub use skeleton_llm::{SkeletonLlm, load_skeleton_llm};
+pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
+pub use lm::{KvCache, Qwen2Config, Qwen2ForCausalLm, RopeScaling};
+pub use load::config::CheckpointConfig;
+pub use load::{
+    CheckpointLayout, load_adapters, load_pretrained, load_skeleton_llm, save_adapters,
+};
+pub use lora::{LoraConfig, LoraError, LoraWeight, apply_lora, merge_lora};
+pub use skeleton_llm::SkeletonLlm;
 pub use tasks::{Assistant, LabelScore, Recognition, TaskOptions, Verification};
-pub use template::Conversation;
-pub use tokenizer::{InternVlTokenizer, SpecialTokens};
+pub use text::{Conversation, InternVlTokenizer, SpecialTokens};
+pub use vision::{
+    InternVit, InternVitConfig, MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle,
+};
 
 pub use draction;

@@ -11,7 +11,7 @@
 //!   `q/k/v/o/gate/up/down_proj` weights (configurable in [`LoraConfig`]); `A` is Kaiming-uniform
 //!   (PEFT's default, bound `1/√in`), `B` zeros, so a fresh model computes exactly the base logits.
 //! - [`merge_lora`]: fold `scale · A·B` into the base weights; returns a plain model.
-//! - [`save_adapters`] / [`load_adapters`]: the adapters alone as safetensors with PEFT names,
+//! - [`crate::save_adapters`] / [`crate::load_adapters`] (in [`crate::load::adapters`]): the adapters alone as safetensors with PEFT names,
 //!   `language_model.model.layers.{i}.self_attn.q_proj.lora_A.weight` `[r, in]` and
 //!   `….lora_B.weight` `[out, r]`; problems are named in [`LoraError::Adapters`].
 //!
@@ -29,14 +29,13 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::module::{Module, Param, Reparameterization, Reparameterizer};
 use burn::tensor::{Distribution, Tensor, TensorData};
 
 use crate::error::Error;
 use crate::internvl::InternVl;
-use crate::load::{read_safetensors, write_safetensors};
 
 /// The projections adapted by default (the SkeletonLLM authors' choice): attention and MLP.
 pub const DEFAULT_TARGET_MODULES: [&str; 7] = [
@@ -191,15 +190,32 @@ pub enum LoraError {
 }
 
 /// Attaches adapters (new ones, or ones read from a file) while freezing every base parameter.
-struct Attach<'a> {
+pub(crate) struct Attach<'a> {
     config: &'a LoraConfig,
     source: Option<&'a BTreeMap<String, TensorData>>,
-    used: BTreeSet<String>,
-    missing: Vec<String>,
-    mismatched: Vec<String>,
+    /// Names of the `source` tensors that were attached.
+    pub(crate) used: BTreeSet<String>,
+    /// Names the model and config need that `source` lacks.
+    pub(crate) missing: Vec<String>,
+    /// `source` tensors of the wrong shape, with expected and found shapes.
+    pub(crate) mismatched: Vec<String>,
 }
 
-impl Attach<'_> {
+impl<'a> Attach<'a> {
+    /// Fresh adapters (`source` `None`) or adapters read from `source` (PEFT names).
+    pub(crate) fn new(
+        config: &'a LoraConfig,
+        source: Option<&'a BTreeMap<String, TensorData>>,
+    ) -> Self {
+        Self {
+            config,
+            source,
+            used: BTreeSet::new(),
+            missing: Vec::new(),
+            mismatched: Vec::new(),
+        }
+    }
+
     fn tensor(&mut self, name: String, shape: [usize; 2]) -> Option<TensorData> {
         let source = self.source?;
         match source.get(&name) {
@@ -288,13 +304,7 @@ impl Reparameterizer for &mut Attach<'_> {
 /// If `config.rank` is 0.
 pub fn apply_lora(model: InternVl, config: &LoraConfig) -> InternVl {
     assert!(config.rank > 0, "LoRA rank must be positive");
-    model.apply_reparameterization(Attach {
-        config,
-        source: None,
-        used: BTreeSet::new(),
-        missing: Vec::new(),
-        mismatched: Vec::new(),
-    })
+    model.apply_reparameterization(Attach::new(config, None))
 }
 
 /// The adapters attached to `model`, keyed by PEFT-style prefix
@@ -326,57 +336,4 @@ pub fn adapters(model: &InternVl) -> Vec<(String, &LoraWeight)> {
 /// model without adapters, on the inner (non-autodiff) device, base parameters still frozen.
 pub fn merge_lora(model: InternVl) -> InternVl {
     model.valid().materialize()
-}
-
-/// Writes the adapters alone to `path` (safetensors, f32, PEFT names and layouts:
-/// `….lora_A.weight` `[r, in]`, `….lora_B.weight` `[out, r]`). Returns how many weights were
-/// adapted.
-pub fn save_adapters(model: &InternVl, path: &Path) -> Result<usize, LoraError> {
-    let adapters = adapters(model);
-    if adapters.is_empty() {
-        return Err(LoraError::NoAdapters);
-    }
-    let mut tensors = Vec::with_capacity(2 * adapters.len());
-    for (prefix, adapter) in &adapters {
-        let a = adapter.a.val().transpose().into_data();
-        let b = adapter.b.val().transpose().into_data();
-        tensors.push((format!("{prefix}.lora_A.weight"), a));
-        tensors.push((format!("{prefix}.lora_B.weight"), b));
-    }
-    write_safetensors(path, tensors)?;
-    Ok(adapters.len())
-}
-
-/// Freezes `model` (a base model without adapters) and attaches the adapters read from `path`
-/// (as written by [`save_adapters`] or PEFT with the same names), with `config`'s α, dropout and
-/// targets; `config.rank` must match the file. Every missing, unexpected or mis-shaped tensor is
-/// named in [`LoraError::Adapters`].
-pub fn load_adapters(
-    model: InternVl,
-    config: &LoraConfig,
-    path: &Path,
-) -> Result<InternVl, LoraError> {
-    let tensors = read_safetensors(path)?;
-    let mut attach = Attach {
-        config,
-        source: Some(&tensors),
-        used: BTreeSet::new(),
-        missing: Vec::new(),
-        mismatched: Vec::new(),
-    };
-    let model = model.apply_reparameterization(&mut attach);
-    let unexpected: Vec<String> = tensors
-        .keys()
-        .filter(|k| !attach.used.contains(*k))
-        .cloned()
-        .collect();
-    if !attach.missing.is_empty() || !attach.mismatched.is_empty() || !unexpected.is_empty() {
-        return Err(LoraError::Adapters {
-            path: path.to_path_buf(),
-            missing: attach.missing,
-            unexpected,
-            mismatched: attach.mismatched,
-        });
-    }
-    Ok(model)
 }

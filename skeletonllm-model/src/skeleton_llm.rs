@@ -2,21 +2,17 @@
 //! frames go to the ViT as they are, in [0, 1] with no mean/std normalisation (as the authors
 //! do), so the language model's loss differentiates back into the renderer.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use draction::Skeleton;
-use draction::checkpoint::{HostTensor, SKELETONLLM_PREFIX};
 use draction::prep::Sampler;
 use draction::render::{Camera, Clip, ClipOptions, DrAction, Rasterizer};
 
-use crate::error::{Error, Result};
-use crate::internvl::{InternVl, InternVlInput, InternVlOutput};
+use crate::error::Result;
+use crate::internvl::{ImageFeatures, InternVl, InternVlInput, InternVlOutput};
 
 /// DrAction + InternVL. Should be created with [`SkeletonLlm::new`] or loaded with
-/// [`load_skeleton_llm`].
+/// [`crate::load_skeleton_llm`].
 #[derive(Module, Debug)]
 pub struct SkeletonLlm {
     /// The renderer (`_skeleton_renderer_module._renderer.*` in the authors' checkpoints).
@@ -54,65 +50,44 @@ impl SkeletonLlm {
         frames.permute([0, 3, 1, 2]) // [F, 3, S, S]
     }
 
-    /// Language-model forward over `input_ids` `[1, L]` whose `<img>` blocks take the clip's
-    /// frames in order.
-    ///
-    /// # Errors
-    /// [`Error::ImageTokenMismatch`] when the image tokens do not match the frames.
-    pub fn forward(
+    /// The InternVL input for `input_ids` `[1, L]` whose `<img>` blocks take `clip`'s frames in
+    /// order, rendered on `device`. Chain [`InternVlInput::logits_from`] or
+    /// [`InternVlInput::attention_mask`] as needed, then call [`SkeletonLlm::forward`]. This is
+    /// the one place where a clip becomes model input (tasks, training, teacher and alignment).
+    pub fn input(
         &self,
         input_ids: Tensor<2, Int>,
-        attention_mask: Option<Tensor<2, Int>>,
         clip: &Clip,
         raster: Rasterizer,
         device: &Device,
-    ) -> Result<InternVlOutput> {
-        let mut input =
-            InternVlInput::new(input_ids).pixel_values(self.pixel_values(clip, raster, device));
-        if let Some(m) = attention_mask {
-            input = input.attention_mask(m);
-        }
+    ) -> InternVlInput {
+        InternVlInput::new(input_ids).pixel_values(self.pixel_values(clip, raster, device))
+    }
+
+    /// The projected image tokens of `clip`'s frames, `[F, tokens, D]` (what replaces the
+    /// `<IMG_CONTEXT>` embeddings).
+    pub fn image_features(
+        &self,
+        clip: &Clip,
+        raster: Rasterizer,
+        device: &Device,
+    ) -> ImageFeatures {
+        self.internvl
+            .get_image_features(self.pixel_values(clip, raster, device))
+    }
+
+    /// The SkeletonLLM forward: the ViT reads the rendered frames, their features replace the
+    /// `<IMG_CONTEXT>` embeddings, the language model gives logits.
+    ///
+    /// # Shapes
+    /// - `input.input_ids`: `[1, L]`, with `F` `<img>` blocks of
+    ///   [`InternVl::tokens_per_image`] `<IMG_CONTEXT>` ids each;
+    /// - `input.pixel_values`: `[F, 3, S, S]` (from [`SkeletonLlm::input`]);
+    /// - output logits: `[1, L - logits_from, vocab]`.
+    ///
+    /// # Errors
+    /// [`crate::Error::ImageTokenMismatch`] when the image tokens do not match the frames.
+    pub fn forward(&self, input: InternVlInput) -> Result<InternVlOutput> {
         self.internvl.forward(input)
     }
-}
-
-/// The DrAction tensors stored in an InternVL checkpoint directory under
-/// [`SKELETONLLM_PREFIX`] (the authors' SkeletonLLM checkpoints), if any.
-pub fn renderer_tensors(dir: &Path) -> Result<BTreeMap<String, HostTensor>> {
-    let mut out = BTreeMap::new();
-    for file in crate::load::safetensors_files(dir)? {
-        let (tensors, _) =
-            draction::checkpoint::read_safetensors(&file).map_err(|e| Error::Safetensors {
-                path: file.clone(),
-                msg: e.to_string(),
-            })?;
-        out.extend(tensors.into_iter().filter_map(|(k, v)| {
-            k.strip_prefix(SKELETONLLM_PREFIX)
-                .map(|s| (s.to_string(), v))
-        }));
-    }
-    Ok(out)
-}
-
-/// Loads a SkeletonLLM checkpoint: the InternVL model of `dir` and the DrAction tensors it
-/// carries under [`SKELETONLLM_PREFIX`].
-///
-/// # Errors
-/// As [`crate::load_pretrained`]; [`Error::Config`] when `dir` has no renderer tensors or
-/// they do not form a DrAction.
-pub fn load_skeleton_llm(dir: &Path, device: &Device) -> Result<SkeletonLlm> {
-    let internvl = crate::load_pretrained(dir, device)?;
-    let tensors = renderer_tensors(dir)?;
-    if tensors.is_empty() {
-        return Err(Error::Config {
-            path: dir.to_path_buf(),
-            msg: format!("no DrAction tensors ({SKELETONLLM_PREFIX}*) in this checkpoint"),
-        });
-    }
-    let renderer =
-        draction::checkpoint::from_tensors(dir, &tensors, device).map_err(|e| Error::Config {
-            path: dir.to_path_buf(),
-            msg: e.to_string(),
-        })?;
-    Ok(SkeletonLlm::new(renderer, internvl))
 }

@@ -1,23 +1,23 @@
-//! Bundles (a SkeletonLLM on a GGUF language model, [`skeletonllm_model::bundle`]) on the tiny
+//! Bundles (a SkeletonLLM on a GGUF language model, [`skeletonllm_model::load::bundle`]) on the tiny
 //! GGUF fixture: the extended vocabulary keeps the GGUF's logits, a saved bundle loads back with
 //! the same logits (adapters attached and merged), the tasks run on it with its manifest's
 //! settings, and a missing GGUF is an error that says how to fetch it.
 
 use std::path::{Path, PathBuf};
 
-use skeletonllm_model::bundle::{
-    self, BaseLanguageModel, BundleManifest, load_bundle, load_bundle_for_training, new_on_gguf,
-    save_bundle,
-};
 use skeletonllm_model::draction::burn::tensor::{Device, Int, Tensor, TensorData};
 use skeletonllm_model::draction::render::DrActionConfig;
 use skeletonllm_model::draction::synthetic;
+use skeletonllm_model::load::bundle::{
+    self, BaseLanguageModel, BundleManifest, load_bundle, load_bundle_for_training, new_on_gguf,
+    save_bundle,
+};
 use skeletonllm_model::load::gguf::load_gguf_llama;
 use skeletonllm_model::load::{read_safetensors, write_safetensors};
 use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, InternVlInput, LoraConfig,
-    MultiModalProjectorConfig, Qwen2Config, SkeletonLlm, apply_lora, load_adapters, prompts,
-    save_adapters,
+    MultiModalProjectorConfig, Qwen2Config, SkeletonLlm, apply_lora, load_adapters, save_adapters,
+    text::prompts,
 };
 
 fn gguf() -> PathBuf {

@@ -6,8 +6,10 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use skeletonllm_model::generation::sampling::{
+    apply_repetition_penalty, apply_temperature, top_p_filter,
+};
 use skeletonllm_model::load::{self, read_safetensors};
-use skeletonllm_model::sampling::{apply_repetition_penalty, apply_temperature, top_p_filter};
 use skeletonllm_model::{
     CheckpointConfig, Error, GenerateOptions, InternVl, InternVlInput, Sampler, generate,
     generate_batch, generate_streaming, left_pad, load_pretrained,

@@ -6,13 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use skeletonllm_model::GenerateOptions;
-use skeletonllm_model::gguf_tokenizer::GgufTokenizer;
+use skeletonllm_model::load::gguf::tokenizer::GgufTokenizer;
 use skeletonllm_model::load::gguf::{
-    GgmlType, GgufError, GgufFile, GgufValue, generate_text, load_gguf_llama, qwen2_config,
-    untie_head,
+    GgmlType, GgufError, GgufFile, GgufValue, load_gguf_llama, qwen2_config, untie_head,
 };
 use skeletonllm_model::load::read_safetensors;
+use skeletonllm_model::{GenerateOptions, generate_text};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gguf")

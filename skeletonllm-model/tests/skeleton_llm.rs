@@ -51,7 +51,7 @@ fn lm_loss_reaches_the_renderer() {
     for raster in [Rasterizer::Fast, Rasterizer::Reference] {
         let ids = input_ids(&device);
         let out = model
-            .forward(ids.clone(), None, &clip, raster, &device)
+            .forward(model.input(ids.clone(), &clip, raster, &device))
             .unwrap();
         let [_, l, v] = out.logits.dims();
         // Next-token cross entropy over the whole sequence.

@@ -6,11 +6,12 @@ use skeletonllm_model::draction::burn::tensor::activation::log_softmax;
 use skeletonllm_model::draction::burn::tensor::{Device, Int, Tensor, TensorData};
 use skeletonllm_model::draction::render::{DrActionConfig, Rasterizer};
 use skeletonllm_model::draction::synthetic;
-use skeletonllm_model::export::{hf_config_json, save_pretrained};
+use skeletonllm_model::load::save::{hf_config_json, save_pretrained};
 use skeletonllm_model::tasks::softmax;
-use skeletonllm_model::tokenizer::word_level_json;
+use skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlInput, InternVlTokenizer, SkeletonLlm, TaskOptions, prompts,
+    Assistant, InternVlConfig, InternVlInput, InternVlTokenizer, SkeletonLlm, TaskOptions,
+    text::prompts,
 };
 
 const LABELS: [&str; 4] = ["walk", "run fast", "jump up", "sit down"];
@@ -114,7 +115,7 @@ fn recognize_verify_caption_ask() {
     assert_eq!(rec.ranking.len(), 4);
     assert_eq!(
         rec.parsed,
-        skeletonllm_model::answer::parse_answer(&rec.answer, &LABELS),
+        skeletonllm_model::text::answer::parse_answer(&rec.answer, &LABELS),
         "{rec:?}"
     );
 

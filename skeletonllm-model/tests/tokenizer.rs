@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use skeletonllm_model::tokenizer::{INTERNVL_ADDED_TOKENS, InternVlTokenizer, SpecialTokens};
+use skeletonllm_model::text::tokenizer::{INTERNVL_ADDED_TOKENS, InternVlTokenizer, SpecialTokens};
 use skeletonllm_model::{Conversation, Error};
 
 fn qwen_tokenizer_path() -> PathBuf {

@@ -17,7 +17,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use draction::Skeleton;
 use draction::prep::Sampler as FrameSampler;
-use draction::render::{Camera, Rasterizer};
+use draction::render::Rasterizer;
 use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
 
 use crate::data::rng::SplitMix64;
@@ -177,7 +177,6 @@ pub fn align(
     let (targets, target_norms) = unit_rows(targets);
     let target_norm = target_norms.mean().into_scalar::<f32>() as f64;
     let mut optimizer: ModuleOptimizer = AdamWConfig::new().with_weight_decay(0.0).init();
-    let camera = Camera::new(model.internvl.config_image_size());
     let mut rng = SplitMix64::new(config.seed);
     let mut order: Vec<usize> = (0..clips.len()).collect();
     let mut cursor = order.len();
@@ -196,14 +195,12 @@ pub fn align(
             let sampler = FrameSampler::Random {
                 seed: rng.next_u64(),
             };
-            let clip = model
-                .clip(skel, config.frames, sampler)
-                .map_err(|e| TrainError::Skeleton(e.to_string()))?;
-            let pixels = model
-                .renderer
-                .render_with(&clip, camera, Rasterizer::Fast, device)
-                .permute([0, 3, 1, 2]);
-            let features = model.internvl.get_image_features(pixels).features; // [F, T, D]
+            let clip = model.clip(skel, config.frames, sampler).map_err(|e| {
+                TrainError::skeleton(format!("alignment clip {}", order[cursor - 1]), e)
+            })?;
+            let features = model
+                .image_features(&clip, Rasterizer::Fast, device)
+                .features; // [F, T, D]
             let [f, t, d] = features.dims();
             let tokens = features.reshape([f * t, d]);
             let (loss, hits) = token_loss(tokens, &targets, *label, target_norm, config);

@@ -49,7 +49,7 @@ pub struct AugmentedClip {
 }
 
 fn err(e: draction::Error) -> TrainError {
-    TrainError::Skeleton(e.to_string())
+    TrainError::skeleton("augmentation", e)
 }
 
 /// The skeleton mirrored left/right: x negated, left and right joints swapped.
@@ -82,11 +82,12 @@ pub fn mirror(skel: &Skeleton) -> Result<Skeleton> {
 /// Cuts `skel` (whose frame rate must be known) into clips as `aug` says.
 ///
 /// # Errors
-/// [`TrainError::Skeleton`] when the frame rate is unknown or resampling fails.
+/// [`TrainError::Sample`] when the frame rate is unknown, [`TrainError::Skeleton`] when
+/// resampling fails.
 pub fn clips(skel: &Skeleton, aug: &Augment) -> Result<Vec<AugmentedClip>> {
     let src_fps = skel
         .fps
-        .ok_or_else(|| TrainError::Skeleton("the motion's frame rate is unknown".into()))?;
+        .ok_or_else(|| TrainError::Sample("the motion's frame rate is unknown".into()))?;
     let window = ((aug.window_seconds * aug.fps).round() as usize).max(1);
     let stride = ((aug.stride_seconds * aug.fps).round() as usize).max(1);
     let mut out = Vec::new();

@@ -8,9 +8,30 @@ pub enum TrainError {
     /// The model crate failed (loading, tokenizer, prompt/image mismatch…).
     #[error(transparent)]
     Model(#[from] skeletonllm_model::Error),
-    /// A skeleton could not be read or rendered.
-    #[error("{0}")]
-    Skeleton(String),
+    /// A skeleton could not be read, prepared or rendered.
+    #[error("{context}: {source}")]
+    Skeleton {
+        /// Which skeleton: the sample, file or recording.
+        context: String,
+        /// The cause.
+        #[source]
+        source: draction::Error,
+    },
+    /// The model failed on one sample (its id in `sample`).
+    #[error("sample {sample}: {source}")]
+    SampleModel {
+        /// The sample's id.
+        sample: String,
+        /// The cause.
+        #[source]
+        source: skeletonllm_model::Error,
+    },
+    /// Metrics could not be computed.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    /// A procedural motion setting is out of range (length, duration).
+    #[error("invalid training setting: {0}")]
+    Motion(#[source] draction::Error),
     /// A sample cannot be used.
     #[error("{0}")]
     Sample(String),
@@ -41,6 +62,16 @@ pub enum TrainError {
         /// The classes that exist.
         known: &'static [&'static str],
     },
+}
+
+impl TrainError {
+    /// A [`TrainError::Skeleton`] for the skeleton named by `context`.
+    pub fn skeleton(context: impl std::fmt::Display, source: draction::Error) -> Self {
+        Self::Skeleton {
+            context: context.to_string(),
+            source,
+        }
+    }
 }
 
 /// Shorthand for results of this crate's training and evaluation.

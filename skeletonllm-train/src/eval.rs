@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use skeletonllm_model::{Assistant, prompts};
+use skeletonllm_model::{Assistant, text::prompts};
 
 use crate::error::{Result, TrainError};
 use crate::metrics::{CaptionScores, ConfusionMatrix, RecognitionReport, caption_scores_from_text};
@@ -58,13 +58,15 @@ pub fn evaluate(
     let mut refs: Vec<Vec<String>> = Vec::new();
     let mut predictions = Vec::new();
     for (k, sample) in samples.iter().enumerate() {
-        let named =
-            |e: skeletonllm_model::Error| TrainError::Sample(format!("sample {}: {e}", sample.id));
+        let named = |source| TrainError::SampleModel {
+            sample: sample.id.clone(),
+            source,
+        };
         let skel = sample.skeleton.load()?;
         let clip = assistant
             .model
             .clip(&skel, sample.frames(), assistant.options.sampler)
-            .map_err(|e| TrainError::Skeleton(format!("sample {}: {e}", sample.id)))?;
+            .map_err(|e| TrainError::skeleton(format!("sample {}", sample.id), e))?;
         if let Some(labels) = mqa_labels(&sample.user) {
             let ranking = assistant.rank_labels(&clip, &labels).map_err(named)?;
             let order: Vec<String> = ranking.iter().map(|r| r.label.clone()).collect();
@@ -93,7 +95,6 @@ pub fn evaluate(
         }
         progress(k + 1, samples.len());
     }
-    let metric = |e: crate::metrics::MetricsError| TrainError::Sample(e.to_string());
     let recognition = if ranked.is_empty() {
         None
     } else {
@@ -102,16 +103,15 @@ pub fn evaluate(
                 .iter()
                 .zip(&ranked)
                 .map(|(t, r)| (t.as_str(), r[0].as_str()));
-            let cm = ConfusionMatrix::from_pairs(&all_labels, pairs).map_err(metric)?;
-            cm.write_png(png, Some(&png.with_extension("json")))
-                .map_err(metric)?;
+            let cm = ConfusionMatrix::from_pairs(&all_labels, pairs)?;
+            cm.write_png(png, Some(&png.with_extension("json")))?;
         }
-        Some(RecognitionReport::new(&ranked, &truth, unseen).map_err(metric)?)
+        Some(RecognitionReport::new(&ranked, &truth, unseen)?)
     };
     let captioning = if hyps.is_empty() {
         None
     } else {
-        Some(caption_scores_from_text(&hyps, &refs).map_err(metric)?)
+        Some(caption_scores_from_text(&hyps, &refs)?)
     };
     Ok(EvalReport {
         recognition,

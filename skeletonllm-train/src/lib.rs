@@ -1,16 +1,30 @@
 //! # skeletonllm-train
 //!
-//! Datasets, annotation builders, the four SkeletonLLM training stages, losses, metrics and
-//! evaluation.
+//! Everything that turns data into a trained SkeletonLLM and measures it:
 //!
-//! Status: the crate is part of the workspace layout; the training stages are tracked by their
-//! own issue and are not in this crate yet. Today it only re-exports the skeleton crate it
-//! builds on.
+//! - [`data`]: NTU RGB+D names, splits and hard negatives, the authors' conversation JSONL,
+//!   the per-stage sample builders (recognition, Disc-FT YES/NO, reasoning, captions) and a
+//!   resumable seeded loader.
+//! - [`train`]: the four stages ([`train::Stage`]), samples and their encoding, the losses of
+//!   one step ([`train::step`], over `SkeletonLlm::input` → `SkeletonLlm::forward`), the
+//!   cosine schedule, atomic checkpoints and the resumable loop ([`train::train`]).
+//! - [`align`]: the render warm-up that pulls image tokens towards label embeddings.
+//! - [`metrics`]: top-k accuracy, the zero-shot harmonic mean, BLEU-4 / ROUGE-L / CIDEr,
+//!   confusion heatmaps and reports; [`eval`]: a model over a JSONL test set.
+//! - [`augment`], [`motions`], [`tiny`]: augmentation, procedural actions and the bundled
+//!   model's data.
 //!
 //! ```
-//! assert_eq!(skeletonllm_train::draction::Layout::builtin("smpl22")?.num_joints(), 22);
-//! # Ok::<(), skeletonllm_train::draction::Error>(())
+//! use skeletonllm_train::data::{NtuDataset, NtuSample};
+//! use skeletonllm_train::train::Stage;
+//!
+//! let sample = NtuSample::parse("S001C002P003R002A060")?;
+//! assert_eq!(NtuDataset::Ntu120.label(sample.action)?, "walking apart from each other");
+//! assert_eq!(Stage::from_number(2), Some(Stage::DiscFt));
+//! # Ok::<(), skeletonllm_train::data::DataError>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod align;
 pub mod augment;

@@ -23,9 +23,9 @@ pub fn generate(
                 TrainError::UnknownClass { class, known }
             }
             e @ (draction::Error::MotionLength { .. } | draction::Error::MotionTooLong { .. }) => {
-                TrainError::Config(e.to_string())
+                TrainError::Motion(e)
             }
-            e => TrainError::Skeleton(e.to_string()),
+            e => TrainError::skeleton(format!("procedural {class:?}"), e),
         },
     )
 }

@@ -202,8 +202,16 @@ impl Default for DatasetConfig {
     }
 }
 
-fn skel_err(source: &str, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Skeleton(format!("{source}: {e}"))
+fn skel_err(source: &str, e: draction::Error) -> TrainError {
+    TrainError::skeleton(source, e)
+}
+
+/// A skeleton error from the augmentation helpers, renamed after the recording `source`.
+fn renamed(source: &str, e: TrainError) -> TrainError {
+    match e {
+        TrainError::Skeleton { source: cause, .. } => skel_err(source, cause),
+        e => e,
+    }
 }
 
 /// Rotates a skeleton about the vertical (y) axis through its mean position, by `degrees`.
@@ -233,8 +241,8 @@ fn vary(skel: &Skeleton, rng: &mut SplitMix64, source: &str) -> Result<Skeleton>
     let pick = rng.next_u64() % 3;
     match pick {
         0 if skel.layout().name == "ntu25" => Ok(rotated),
-        0 | 1 => augment::retarget(&rotated, "smpl22").map_err(|e| skel_err(source, e)),
-        _ => augment::retarget(&rotated, "coco17").map_err(|e| skel_err(source, e)),
+        0 | 1 => augment::retarget(&rotated, "smpl22").map_err(|e| renamed(source, e)),
+        _ => augment::retarget(&rotated, "coco17").map_err(|e| renamed(source, e)),
     }
 }
 

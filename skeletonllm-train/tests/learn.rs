@@ -15,9 +15,9 @@ use skeletonllm_train::draction::burn::tensor::Device;
 use skeletonllm_train::draction::checkpoint::host_values;
 use skeletonllm_train::draction::prep::Sampler;
 use skeletonllm_train::draction::{self, Skeleton};
-use skeletonllm_train::skeletonllm_model::tokenizer::word_level_json;
+use skeletonllm_train::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm_train::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, TaskOptions, prompts,
+    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, TaskOptions, text::prompts,
 };
 use skeletonllm_train::train::{Sample, SkeletonRef, Stage, TrainConfig, train};
 

@@ -8,10 +8,10 @@ use skeletonllm_train::draction::burn::tensor::Device;
 use skeletonllm_train::draction::checkpoint::to_tensors;
 use skeletonllm_train::draction::render::DrActionConfig;
 use skeletonllm_train::draction::synthetic;
-use skeletonllm_train::skeletonllm_model::export::internvl_tensors;
-use skeletonllm_train::skeletonllm_model::tokenizer::word_level_json;
+use skeletonllm_train::skeletonllm_model::load::save::internvl_tensors;
+use skeletonllm_train::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm_train::skeletonllm_model::{
-    InternVlConfig, InternVlTokenizer, SkeletonLlm, prompts,
+    InternVlConfig, InternVlTokenizer, SkeletonLlm, text::prompts,
 };
 use skeletonllm_train::train::{Sample, SkeletonRef, Stage, TrainConfig, train};
 

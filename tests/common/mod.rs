@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use skeletonllm::skeletonllm_model::bundle::{
-    BaseLanguageModel, BundleManifest, new_on_gguf, save_bundle,
-};
 use skeletonllm::skeletonllm_model::draction::burn::tensor::Device;
 use skeletonllm::skeletonllm_model::draction::render::DrActionConfig;
 use skeletonllm::skeletonllm_model::draction::synthetic;
+use skeletonllm::skeletonllm_model::load::bundle::{
+    BaseLanguageModel, BundleManifest, new_on_gguf, save_bundle,
+};
 use skeletonllm::skeletonllm_model::{
     InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config, apply_lora,
 };

@@ -7,9 +7,15 @@
 //! transposed for Burn's `Linear` by `PyTorchToBurnAdapter`, then applied to the model. Every
 //! missing, unexpected or mis-shaped tensor is reported by name in [`Error::Weights`].
 
+pub mod adapters;
+pub mod assistant;
+pub mod bundle;
+pub mod config;
 pub mod gguf;
 pub mod hf;
 pub mod original;
+pub mod save;
+pub mod skeleton_llm;
 pub mod tensor_file;
 
 use std::collections::BTreeMap;
@@ -22,9 +28,11 @@ use burn::store::{
 };
 use burn::tensor::{DType, Device, TensorData};
 
-use crate::config::{CheckpointConfig, GenerationConfig};
 use crate::error::{Error, Result};
 use crate::internvl::{InternVl, InternVlConfig};
+use crate::load::config::{CheckpointConfig, GenerationConfig};
+pub use adapters::{load_adapters, save_adapters};
+pub use skeleton_llm::{load_skeleton_llm, renderer_tensors};
 pub use tensor_file::{read_inputs, write_safetensors};
 
 /// Which naming scheme a checkpoint uses.
@@ -263,12 +271,16 @@ pub fn eos_token_ids(dir: &Path, config: &CheckpointConfig) -> Result<Vec<i64>> 
     if let Some(tokenizer) = read("tokenizer.json")? {
         let added = tokenizer.get("added_tokens").and_then(|a| a.as_array());
         ids.extend(added.into_iter().flatten().filter_map(|t| {
-            (t.get("content")?.as_str()? == crate::tokenizer::IM_END)
+            (t.get("content")?.as_str()? == crate::text::tokenizer::IM_END)
                 .then(|| t.get("id")?.as_i64())?
         }));
     }
     if let Some(added) = read("added_tokens.json")? {
-        ids.extend(added.get(crate::tokenizer::IM_END).and_then(|v| v.as_i64()));
+        ids.extend(
+            added
+                .get(crate::text::tokenizer::IM_END)
+                .and_then(|v| v.as_i64()),
+        );
     }
     ids.sort_unstable();
     ids.dedup();

@@ -115,7 +115,7 @@ pub fn write_safetensors(path: &Path, tensors: Vec<(String, TensorData)>) -> Res
         views.push((name.as_str(), view));
     }
     let bytes = safetensors::serialize(views, None).map_err(|e| st_error(e.to_string()))?;
-    crate::export::write_atomic(path, &bytes)
+    crate::load::save::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

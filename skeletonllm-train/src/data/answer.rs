@@ -1,4 +1,4 @@
 //! Reading the model's answer back as a class: the authors' scorer, shared with the task APIs
-//! (see [`skeletonllm_model::answer`]).
+//! (see [`skeletonllm_model::text::answer`]).
 
-pub use skeletonllm_model::answer::{answer_matches, clean_label, parse_answer};
+pub use skeletonllm_model::text::answer::{answer_matches, clean_label, parse_answer};

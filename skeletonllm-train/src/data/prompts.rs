@@ -1,8 +1,8 @@
 //! The authors' prompt strings with their frame blocks, as the annotation builders write them;
-//! the texts themselves live in [`skeletonllm_model::prompts`] (shared with the task APIs).
+//! the texts themselves live in [`skeletonllm_model::text::prompts`] (shared with the task APIs).
 
-use skeletonllm_model::prompts as p;
-pub use skeletonllm_model::prompts::{
+use skeletonllm_model::text::prompts as p;
+pub use skeletonllm_model::text::prompts::{
     PSEUDO_IMAGE_DESC, SYSTEM_PROMPT, TEMPLATE_SYSTEM_MESSAGE, frame_block,
 };
 

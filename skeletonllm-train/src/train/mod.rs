@@ -6,6 +6,7 @@ pub mod loss;
 pub mod sample;
 pub mod schedule;
 pub mod stage;
+pub mod step;
 pub mod trainer;
 
 pub use sample::{Encoded, Sample, SkeletonRef, encode};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use draction::Skeleton;
-use skeletonllm_model::template::{Conversation, IMAGE_PLACEHOLDER};
-use skeletonllm_model::{InternVlTokenizer, prompts};
+use skeletonllm_model::text::template::{Conversation, IMAGE_PLACEHOLDER};
+use skeletonllm_model::{InternVlTokenizer, text::prompts};
 
 use crate::error::{Result, TrainError};
 
@@ -28,7 +28,7 @@ impl SkeletonRef {
             SkeletonRef::Memory(s) => Ok(s.clone()),
             SkeletonRef::File(path) => draction::io::read(path, None)
                 .map(Arc::new)
-                .map_err(|e| TrainError::Skeleton(format!("{}: {e}", path.display()))),
+                .map_err(|e| TrainError::skeleton(path.display(), e)),
         }
     }
 }

@@ -12,17 +12,17 @@ use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use draction::prep::Sampler as FrameSampler;
 use draction::render::{Clip, Rasterizer};
 use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
 
 use crate::error::{Result, TrainError};
 use crate::train::checkpoint::{self, TrainState};
-use crate::train::loss;
-use crate::train::sample::{Sample, encode};
+use crate::train::sample::Sample;
 use crate::train::schedule::CosineWarmup;
 use crate::train::stage::{Stage, prepare_for_stage};
+use crate::train::step;
 
 /// Settings of one training stage (the authors' values as defaults).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -223,9 +223,6 @@ pub fn train(
         (model, optimizer, state) = (m, o, s);
         resumed = true;
     }
-    let per_image = model.internvl.tokens_per_image();
-    let image_size = model.internvl.config_image_size();
-    let camera = draction::render::Camera::new(image_size);
     while state.global_step < total && state.epoch < config.epochs {
         let order = epoch_order(samples.len(), config.seed, state.epoch);
         while state.step_in_epoch < steps_per_epoch && state.global_step < total {
@@ -239,57 +236,15 @@ pub fn train(
                 let sample = &samples[index];
                 let frame_seed = mix(mix(config.seed, state.epoch as u64), index as u64);
                 let clip = prepare_clip(sample, config.random_frames, frame_seed, &model)?;
-                let enc = encode(
+                let total_loss = step::sample_loss(
+                    &model,
+                    teacher.as_ref(),
+                    sample,
+                    &clip,
                     tokenizer,
-                    per_image,
-                    sample.system.as_deref(),
-                    &sample.user,
-                    &sample.answer,
+                    config,
+                    device,
                 )?;
-                let frames = model
-                    .renderer
-                    .render_with(&clip, camera, config.raster, device);
-                let pixels = frames.permute([0, 3, 1, 2]);
-                let ids = ids_tensor(&enc.ids, device);
-                // Logits only from the position before the answer: rows 0.. of `out.logits` are
-                // positions `offset..`, so the losses see the ids from `offset` on, answer at 1.
-                let offset = enc.answer_start - 1;
-                let out = model.internvl.forward(
-                    skeletonllm_model::InternVlInput::new(ids)
-                        .pixel_values(pixels.clone())
-                        .logits_from(offset),
-                )?;
-                let ids_from = &enc.ids[offset..];
-                let ce = loss::answer_cross_entropy(out.logits.clone(), ids_from, 1);
-                let mut total_loss = ce.clone() * (1.0 - config.distill_weight);
-                if let Some(t) = teacher.as_ref().filter(|_| config.distill_weight > 0.0) {
-                    let teacher_rows = teacher_logits(t, sample, &clip, tokenizer, config, device)?;
-                    let student_rows = loss::answer_logits(out.logits.clone(), 1);
-                    total_loss = total_loss
-                        + loss::distillation_kl(
-                            student_rows,
-                            teacher_rows,
-                            config.distill_temperature,
-                        ) * config.distill_weight;
-                }
-                if config.margin_weight > 0.0
-                    && let Some(contrast) = &sample.contrast
-                {
-                    let bad = tokenizer.encode(contrast)?;
-                    if let Some(&bad) = bad.first() {
-                        let good = enc.ids[enc.answer_start];
-                        if i64::from(bad) != good {
-                            total_loss = total_loss
-                                + loss::first_token_margin(
-                                    out.logits,
-                                    1,
-                                    good,
-                                    i64::from(bad),
-                                    config.margin,
-                                ) * config.margin_weight;
-                        }
-                    }
-                }
                 let value = total_loss.clone().into_scalar::<f32>();
                 if !value.is_finite() {
                     return Err(TrainError::Sample(format!(
@@ -343,10 +298,6 @@ pub fn train(
     Ok((model, report))
 }
 
-fn ids_tensor(ids: &[i64], device: &Device) -> Tensor<2, Int> {
-    Tensor::from_data(TensorData::new(ids.to_vec(), [1, ids.len()]), device)
-}
-
 fn prepare_clip(
     sample: &Sample,
     random_frames: bool,
@@ -361,38 +312,7 @@ fn prepare_clip(
     };
     model
         .clip(&skel, sample.frames(), sampler)
-        .map_err(|e| TrainError::Skeleton(format!("sample {}: {e}", sample.id)))
-}
-
-/// The teacher's logits over the answer tokens, for its own prompt (`teacher_user`, else the
-/// student's), detached.
-fn teacher_logits(
-    model: &SkeletonLlm,
-    sample: &Sample,
-    clip: &Clip,
-    tokenizer: &InternVlTokenizer,
-    config: &TrainConfig,
-    device: &Device,
-) -> Result<Tensor<2>> {
-    let user = sample.teacher_user.as_deref().unwrap_or(&sample.user);
-    let enc = encode(
-        tokenizer,
-        model.internvl.tokens_per_image(),
-        sample.system.as_deref(),
-        user,
-        &sample.answer,
-    )?;
-    let camera = draction::render::Camera::new(model.internvl.config_image_size());
-    let plain = device.clone().inner();
-    let pixels = model
-        .renderer
-        .render_with(clip, camera, config.raster, &plain)
-        .permute([0, 3, 1, 2]);
-    let out = model.internvl.forward(
-        skeletonllm_model::InternVlInput::new(ids_tensor(&enc.ids, &plain)).pixel_values(pixels),
-    )?;
-    let rows = loss::answer_logits(out.logits, enc.answer_start);
-    Ok(Tensor::from_data(rows.into_data(), device))
+        .map_err(|e| TrainError::skeleton(format!("sample {}", sample.id), e))
 }
 
 /// Where a finished stage's artefacts go inside a run directory.

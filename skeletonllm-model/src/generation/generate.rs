@@ -2,7 +2,7 @@
 //! one at a time, with or without the KV cache. Returns token ids; the caller decodes them.
 //!
 //! Each step takes the last position's logits to the host, applies the repetition penalty and
-//! lets the [Sampler] pick a token ([`crate::sampling`]); a streaming callback sees every new
+//! lets the [Sampler] pick a token ([`crate::generation::sampling`]); a streaming callback sees every new
 //! token and may stop generation.
 //!
 //! [generate_batch] decodes several prompts of different lengths at once: left-padded
@@ -14,8 +14,9 @@ use std::ops::ControlFlow;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::error::Result;
+use crate::generation::sampling::{Sampler, apply_repetition_penalty};
 use crate::internvl::{InternVl, InternVlInput, padding_mask};
-use crate::sampling::{Sampler, apply_repetition_penalty};
+use crate::lm::qwen2::Qwen2ForCausalLm;
 
 /// Settings of [generate].
 #[derive(Debug, Clone)]
@@ -102,51 +103,27 @@ pub fn generate(
 pub fn generate_streaming(
     model: &InternVl,
     input: InternVlInput,
-    mut options: GenerateOptions,
+    options: GenerateOptions,
     mut on_token: impl FnMut(i64) -> ControlFlow<()>,
 ) -> Result<Vec<i64>> {
     let [batch, _] = input.input_ids.dims();
     assert_eq!(batch, 1, "generate: batch must be 1");
     model.check_input(&input)?;
-    let device = input.input_ids.device();
-    let mut seen: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
+    let seen: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
     let features = input
         .pixel_values
         .map(|p| model.get_image_features(p).features);
-    let lm = &model.language_model;
-    let mut embeds = model.embed_with_images(input.input_ids, features)?; // [1, len, D]
-    let mut mask = input.attention_mask.map(padding_mask); // [1, len]
-    let mut cache = options.use_cache.then(|| lm.new_cache());
-    let mut step_input = embeds.clone();
-    let mut generated = Vec::with_capacity(options.max_new_tokens);
-    for _ in 0..options.max_new_tokens {
-        let logits = lm.forward_embeds_last(step_input, mask.clone(), cache.as_mut()); // [1, 1, V]
-        let [_, _, v] = logits.dims();
-        let last = logits.reshape([v]); // [V]
-        let mut row: Vec<f32> = last.into_data().iter::<f32>().collect();
-        apply_repetition_penalty(&mut row, &seen, options.repetition_penalty);
-        let id = options.sampler.sample(&row) as i64;
-        generated.push(id);
-        seen.push(id);
-        let stop =
-            on_token(id).is_break() || !options.ignore_eos && options.eos_token_ids.contains(&id);
-        if stop {
-            break;
-        }
-        let token = Tensor::<2, Int>::from_data(TensorData::new(vec![id], [1, 1]), &device);
-        let new = lm.embed(token); // [1, 1, D]
-        mask = mask.map(|m| {
-            let pad = Tensor::<2, Int>::zeros([1, 1], &device).equal_elem(1); // false: attend
-            Tensor::cat(vec![m, pad], 1)
-        });
-        step_input = if cache.is_some() {
-            new
-        } else {
-            embeds = Tensor::cat(vec![embeds, new], 1);
-            embeds.clone()
-        };
-    }
-    Ok(generated)
+    let embeds = model.embed_with_images(input.input_ids, features)?; // [1, len, D]
+    let mask = input.attention_mask.map(padding_mask); // [1, len]
+    let rows = decode(
+        &model.language_model,
+        embeds,
+        mask,
+        vec![seen],
+        &options,
+        |_, id| on_token(id),
+    );
+    Ok(rows.into_iter().next().unwrap_or_default())
 }
 
 /// Left-pad prompts of different lengths into one batch: `input_ids` `[n, longest]` with
@@ -184,7 +161,7 @@ pub fn left_pad(prompts: &[Vec<i64>], pad_id: i64, device: &Device) -> InternVlI
 /// [generate] for a batch of left-padded prompts ([left_pad]); returns the new ids of every
 /// row. Each row gives the ids it would give alone: padding is masked out as keys, RoPE
 /// positions count from each row's first real token (`cumsum(attention_mask) - 1`, see
-/// [`crate::qwen2::positions_from_padding`]), the repetition penalty sees only the row's own
+/// [`crate::lm::qwen2::positions_from_padding`]), the repetition penalty sees only the row's own
 /// tokens, each row samples with its own copy of `options.sampler` (same seed, same draws as
 /// alone) and stops on its own stop id; generation ends when every row has stopped.
 ///
@@ -206,13 +183,12 @@ pub fn generate_batch(
 ) -> Result<Vec<Vec<i64>>> {
     let [batch, len] = input.input_ids.dims();
     model.check_input(&input)?;
-    let device = input.input_ids.device();
     let ids: Vec<i64> = input.input_ids.to_data().iter::<i64>().collect();
     let attend: Vec<bool> = match &input.attention_mask {
         Some(m) => m.to_data().iter::<i64>().map(|v| v != 0).collect(),
         None => vec![true; batch * len],
     };
-    let mut seen: Vec<Vec<i64>> = (0..batch)
+    let seen: Vec<Vec<i64>> = (0..batch)
         .map(|r| {
             (r * len..(r + 1) * len)
                 .filter(|&i| attend[i])
@@ -223,9 +199,64 @@ pub fn generate_batch(
     let features = input
         .pixel_values
         .map(|p| model.get_image_features(p).features);
-    let lm = &model.language_model;
-    let mut embeds = model.embed_with_images(input.input_ids, features)?; // [b, len, D]
-    let mut mask: Option<Tensor<2, Bool>> = input.attention_mask.map(padding_mask); // [b, len]
+    let embeds = model.embed_with_images(input.input_ids, features)?; // [b, len, D]
+    let mask = input.attention_mask.map(padding_mask); // [b, len]
+    Ok(decode(
+        &model.language_model,
+        embeds,
+        mask,
+        seen,
+        &options,
+        |_, _| ControlFlow::Continue(()),
+    ))
+}
+
+/// Decode after a text prompt with a bare decoder (no images), with or without the KV cache;
+/// calls `on_token` with each new id (returning [`ControlFlow::Break`] stops after it) and
+/// returns the new ids. Same semantics as [`generate_streaming`]; an empty prompt generates
+/// nothing.
+pub fn generate_text(
+    lm: &Qwen2ForCausalLm,
+    prompt_ids: &[i64],
+    options: GenerateOptions,
+    mut on_token: impl FnMut(i64) -> ControlFlow<()>,
+) -> Vec<i64> {
+    if prompt_ids.is_empty() {
+        return Vec::new();
+    }
+    let device = lm.model.embed_tokens.weight.device();
+    let ids = Tensor::<2, Int>::from_data(
+        TensorData::new(prompt_ids.to_vec(), [1, prompt_ids.len()]),
+        &device,
+    );
+    let rows = decode(
+        lm,
+        lm.embed(ids),
+        None,
+        vec![prompt_ids.to_vec()],
+        &options,
+        |_, id| on_token(id),
+    );
+    rows.into_iter().next().unwrap_or_default()
+}
+
+/// The one decode loop behind [generate], [generate_streaming], [generate_batch] and
+/// [generate_text]: `embeds` `[b, len, D]` (prompt embeddings, images already in place),
+/// `mask` `[b, len]` (true = padding) and each row's ids so far (`seen`, for the repetition
+/// penalty). Each step reads the last position's logits, lets each row's own copy of the
+/// sampler pick a token and calls `on_token(row, id)`; a row stops on a stop id or when the
+/// callback breaks, and the loop ends when every row has stopped. Rows that stopped keep being
+/// fed their last id (their outputs are ignored).
+fn decode(
+    lm: &Qwen2ForCausalLm,
+    mut embeds: Tensor<3>,
+    mut mask: Option<Tensor<2, Bool>>,
+    mut seen: Vec<Vec<i64>>,
+    options: &GenerateOptions,
+    mut on_token: impl FnMut(usize, i64) -> ControlFlow<()>,
+) -> Vec<Vec<i64>> {
+    let batch = seen.len();
+    let device = embeds.device();
     let mut cache = options.use_cache.then(|| lm.new_cache());
     let mut samplers = vec![options.sampler.clone(); batch];
     let mut generated: Vec<Vec<i64>> = vec![Vec::with_capacity(options.max_new_tokens); batch];
@@ -246,7 +277,8 @@ pub fn generate_batch(
             let id = samplers[r].sample(&row) as i64;
             generated[r].push(id);
             seen[r].push(id);
-            done[r] = !options.ignore_eos && options.eos_token_ids.contains(&id);
+            done[r] = on_token(r, id).is_break()
+                || !options.ignore_eos && options.eos_token_ids.contains(&id);
             next.push(id);
         }
         if done.iter().all(|&d| d) {
@@ -265,5 +297,5 @@ pub fn generate_batch(
             embeds.clone()
         };
     }
-    Ok(generated)
+    generated
 }

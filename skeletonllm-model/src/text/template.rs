@@ -15,7 +15,9 @@
 //! (`chat` prepends `"<image>\n"` to the question).
 
 use crate::error::{Error, Result};
-use crate::tokenizer::{IM_END, IM_START, IMG_CONTEXT, IMG_END, IMG_START, InternVlTokenizer};
+use crate::text::tokenizer::{
+    IM_END, IM_START, IMG_CONTEXT, IMG_END, IMG_START, InternVlTokenizer,
+};
 
 /// The `internvl2_5` template's default system message (what InternVL3 answers with when the
 /// caller sets none).
@@ -120,7 +122,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::tokenizer::tests::tiny_tokenizer_json;
+    use crate::text::tokenizer::tests::tiny_tokenizer_json;
 
     #[test]
     fn prompt_is_the_internvl2_5_template() {

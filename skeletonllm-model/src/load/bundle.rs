@@ -3,7 +3,7 @@
 //! DrAction, ViT, projector and LoRA adapters, a few MB in Git).
 //!
 //! A bundle directory holds
-//! - `config.json`: the HF-native InternVL config ([`crate::export::hf_config_json`]) with one
+//! - `config.json`: the HF-native InternVL config ([`crate::load::save::hf_config_json`]) with one
 //!   more key, `skeletonllm` ([`BundleManifest`]): the GGUF's file name and sha256, the script
 //!   that fetches it, the LoRA settings, the task defaults and the labels it was trained on;
 //! - `model.safetensors`: `vision_tower.*`, `multi_modal_projector.*` and the DrAction tensors
@@ -24,16 +24,17 @@ use draction::checkpoint::SKELETONLLM_PREFIX;
 use draction::render::DrAction;
 use serde::{Deserialize, Serialize};
 
-use crate::config::CheckpointConfig;
 use crate::error::{Error, Result};
-use crate::export::{hf_config_json, module_tensors, write_json_atomic};
 use crate::internvl::{InternVl, InternVlConfig};
+use crate::lm::qwen2::Qwen2ForCausalLm;
+use crate::load::config::CheckpointConfig;
 use crate::load::gguf::{GgufFile, hf_tensors, qwen2_config, untie_head};
+use crate::load::save::{hf_config_json, module_tensors, write_json_atomic};
 use crate::load::{apply_tensors, read_safetensors, write_safetensors};
-use crate::lora::{LoraConfig, load_adapters, merge_lora, save_adapters};
-use crate::qwen2::Qwen2ForCausalLm;
+use crate::load::{load_adapters, save_adapters};
+use crate::lora::{LoraConfig, merge_lora};
 use crate::skeleton_llm::SkeletonLlm;
-use crate::tokenizer::{InternVlTokenizer, append_internvl_tokens};
+use crate::text::tokenizer::{InternVlTokenizer, append_internvl_tokens};
 
 /// Key of the [`BundleManifest`] in a bundle's `config.json`.
 pub const MANIFEST_KEY: &str = "skeletonllm";
@@ -96,7 +97,7 @@ fn config_error(path: &Path, msg: impl Into<String>) -> Error {
 /// [`Error::Io`]/[`Error::Json`] for `config.json`; [`Error::Config`] for a malformed manifest.
 pub fn read_manifest(dir: &Path) -> Result<Option<BundleManifest>> {
     let path = dir.join("config.json");
-    let json = crate::export::read_config_json(dir)?;
+    let json = crate::load::save::read_config_json(dir)?;
     match json.get(MANIFEST_KEY) {
         None => Ok(None),
         Some(v) => serde_json::from_value(v.clone())
@@ -238,7 +239,7 @@ pub struct GgufBase {
     /// The decoder with the extended vocabulary.
     pub lm: Qwen2ForCausalLm,
     /// Its config (`vocab_size` extended).
-    pub config: crate::qwen2::Qwen2Config,
+    pub config: crate::lm::qwen2::Qwen2Config,
     /// The GGUF's tokenizer with the InternVL tokens.
     pub tokenizer: InternVlTokenizer,
 }
@@ -246,17 +247,17 @@ pub struct GgufBase {
 /// Loads a Llama-family GGUF as a bundle's base ([`GgufBase`]).
 ///
 /// # Errors
-/// [`Error::Config`] for an unreadable or unsupported GGUF (the message names the file);
+/// [`Error::Gguf`] for an unreadable or unsupported GGUF (the message names the file);
 /// [`Error::Tokenizer`] for its tokenizer.
 pub fn load_gguf_base(path: &Path, device: &Device) -> Result<GgufBase> {
-    let gguf = |e: crate::load::gguf::GgufError| config_error(path, e.to_string());
+    let gguf = Error::from;
     let file = std::sync::Arc::new(GgufFile::open(path).map_err(gguf)?);
     let mut config = qwen2_config(&file).map_err(gguf)?;
     let tensors = hf_tensors(&file, &config).map_err(gguf)?;
     let mut lm = config.init(device);
     apply_tensors(&mut lm, tensors, path)?;
-    let gguf_tok =
-        crate::gguf_tokenizer::GgufTokenizer::from_metadata(&file.metadata, path).map_err(gguf)?;
+    let gguf_tok = crate::load::gguf::tokenizer::GgufTokenizer::from_metadata(&file.metadata, path)
+        .map_err(gguf)?;
     let mut json = serde_json::to_value(gguf_tok.inner()).map_err(|e| Error::Tokenizer {
         path: path.to_path_buf(),
         msg: format!("cannot serialise the GGUF tokenizer: {e}"),
@@ -329,11 +330,12 @@ pub fn save_bundle(
         ));
     }
     write_safetensors(&dir.join(WEIGHTS_FILE), tensors)?;
-    save_adapters(internvl, &dir.join(ADAPTERS_FILE))
-        .map_err(|e| config_error(&dir.join(ADAPTERS_FILE), e.to_string()))?;
+    save_adapters(internvl, &dir.join(ADAPTERS_FILE))?;
     let mut json = hf_config_json(config);
-    json[MANIFEST_KEY] = serde_json::to_value(manifest)
-        .map_err(|e| config_error(&dir.join("config.json"), e.to_string()))?;
+    json[MANIFEST_KEY] = serde_json::to_value(manifest).map_err(|source| Error::Json {
+        path: dir.join("config.json"),
+        source,
+    })?;
     write_json_atomic(&dir.join("config.json"), &json)
 }
 
@@ -399,7 +401,10 @@ pub fn load_bundle_for_training(dir: &Path, device: &Device) -> Result<Bundle> {
             })
             .collect();
     let renderer = draction::checkpoint::from_tensors(&weights_path, &renderer_tensors, device)
-        .map_err(|e| config_error(&weights_path, e.to_string()))?;
+        .map_err(|source| Error::Renderer {
+            path: weights_path.clone(),
+            source,
+        })?;
     let (mut model, resolved, tokenizer) = new_on_gguf(&gguf, renderer, &config, device)?;
     if resolved.text.vocab_size != config.text.vocab_size
         || resolved.image_token_id != config.image_token_id
@@ -427,8 +432,7 @@ pub fn load_bundle_for_training(dir: &Path, device: &Device) -> Result<Bundle> {
         &weights_path,
     )?;
     let adapters_path = dir.join(ADAPTERS_FILE);
-    model.internvl = load_adapters(model.internvl, &manifest.lora(), &adapters_path)
-        .map_err(|e| config_error(&adapters_path, e.to_string()))?;
+    model.internvl = load_adapters(model.internvl, &manifest.lora(), &adapters_path)?;
     Ok(Bundle {
         model,
         config: resolved,

@@ -10,10 +10,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::intern_vit::InternVitConfig;
 use crate::internvl::InternVlConfig;
-use crate::projector::MultiModalProjectorConfig;
-use crate::qwen2::{Qwen2Config, RopeScaling};
+use crate::lm::qwen2::{Qwen2Config, RopeScaling};
+use crate::vision::intern_vit::InternVitConfig;
+use crate::vision::projector::MultiModalProjectorConfig;
 
 /// `<IMG_CONTEXT>` in the real InternVL3 vocabulary, used when a config does not say.
 pub const DEFAULT_IMAGE_TOKEN_ID: usize = 151667;

@@ -4,7 +4,7 @@
 //! A decode step multiplies one row `[1, K]` by every weight matrix `[K, N]`. Such a
 //! matrix-vector product is bound by memory bandwidth, and a CPU backend runs a lone one on a
 //! single thread, so half of a 2-core laptop would sit idle while the weights stream through the
-//! other. [linear] sends one-row inputs through [kernels::vec_matmul](crate::kernels::vec_matmul)
+//! other. [linear] sends one-row inputs through [`crate::kernels::vec_matmul`]
 //! (columns split over the threads on the CPU backend, Burn's matmul elsewhere); everything else
 //! takes Burn's `linear` with the leading dimensions folded into one `[rows, K]` matrix (Burn's
 //! batched path for a `[1, L, K]` input ran the decoder's 300 × 896 × 4864 products ~40 %

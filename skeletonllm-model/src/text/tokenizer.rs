@@ -302,7 +302,7 @@ impl InternVlTokenizer {
     ///
     /// [`Error::SpecialToken`] naming the first such token found.
     pub fn check_plain_text(&self, text: &str) -> Result<()> {
-        let placeholder = crate::template::IMAGE_PLACEHOLDER;
+        let placeholder = crate::text::template::IMAGE_PLACEHOLDER;
         if text.contains(placeholder) {
             return Err(Error::SpecialToken {
                 token: placeholder.to_string(),
@@ -360,7 +360,8 @@ pub fn whitespace_words(text: &str) -> Vec<&str> {
 /// A word-level `tokenizer.json` for small models trained from scratch: every word of `texts`
 /// ([`whitespace_words`]) in first-seen order gets ids 0.., then `<|endoftext|>`, `<|im_start|>`,
 /// `<|im_end|>`, `<img>`, `</img>`, `<IMG_CONTEXT>` (special) and `[UNK]` for any other word.
-/// Decoding joins words with spaces.
+/// Decoding joins words with spaces. A test and example factory (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
 pub fn word_level_json<S: AsRef<str>>(texts: &[S]) -> Value {
     let specials = [ENDOFTEXT, IM_START, IM_END, IMG_START, IMG_END, IMG_CONTEXT];
     let mut vocab = serde_json::Map::new();

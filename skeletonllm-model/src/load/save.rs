@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::internvl::{InternVl, InternVlConfig};
+use crate::lm::qwen2::RopeScaling;
 use crate::load::write_safetensors;
-use crate::qwen2::RopeScaling;
 
 /// The HF-native `config.json` of a model built from `config`.
 pub fn hf_config_json(config: &InternVlConfig) -> Value {

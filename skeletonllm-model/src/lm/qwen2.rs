@@ -12,8 +12,8 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use crate::cache::{KvCache, LayerKv};
-use crate::{kernels, linear};
+use crate::kernels::{self, linear};
+use crate::lm::cache::{KvCache, LayerKv};
 
 /// How RoPE frequencies are scaled (HF `rope_scaling` / `rope_parameters`).
 #[derive(Config, Debug, PartialEq)]

@@ -17,8 +17,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData, assert_shape};
 
+use crate::kernels::linear;
 use crate::kernels::{attention, gelu};
-use crate::linear;
 
 /// Configuration to create an [InternVit] with [InternVitConfig::init].
 #[derive(Config, Debug)]

@@ -9,7 +9,7 @@
 //! <|im_start|>assistant\n{answer}
 //! ```
 
-use crate::template::IMAGE_PLACEHOLDER;
+use crate::text::template::IMAGE_PLACEHOLDER;
 
 /// System prompt of the paper and of the authors' `prompts.SYSTEM_PROMPT` (sent to the
 /// CR-Distill teacher).

@@ -3,7 +3,7 @@
 //! (HF `multi_modal_projector.{layer_norm,linear_1,linear_2}`, original `mlp1.{0,1,3}`).
 
 use crate::kernels::gelu;
-use crate::linear;
+use crate::kernels::linear;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
