@@ -25,26 +25,24 @@
 //! last checkpoint. The backend comes from the crate's features (`flex` default, `wgpu`, `cuda`)
 //! through [`skeletonllm::device`], as in the CLI.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction::{self, Layout, Skeleton, synthetic};
-use skeletonllm::skeletonllm_model::load::save::{
-    hf_config_json, read_config_json, save_pretrained,
-};
+use skeletonllm::skeletonllm_model::load::save::{hf_config_json, save_pretrained};
 use skeletonllm::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, LoraConfig, SkeletonLlm, merge_lora,
-    text::prompts,
+    Assistant, InternVlConfig, InternVlTokenizer, LoraConfig, SkeletonLlm, text::prompts,
 };
 use skeletonllm::skeletonllm_train::data::{
     BuildOptions, ConversationRecord, HardNegatives, NtuDataset, NtuSample, Protocol,
     ZeroShotSplit, cr_teacher_prompt, crdistill_records, discft_records, mqa_records,
     read_rationales, scan_skeleton_dir, write_conversations,
 };
-use skeletonllm::skeletonllm_train::train::{Sample, Stage, TrainConfig, sample, train};
+use skeletonllm::skeletonllm_train::train::{
+    Sample, Stage, TrainConfig, export_config, run_stage as run_stage_in, sample,
+};
 
 fn authors() -> TrainConfig {
     TrainConfig::authors(Stage::Warmup)
@@ -443,67 +441,31 @@ fn run_stage(
         (true, None) => bail!("--distill-weight > 0 needs --teacher DIR"),
         (false, _) => None,
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let log_path = dir.join("log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("{}: cannot open", log_path.display()))?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut step_seconds = Vec::new();
-    let (model, report) = train(
+    let config_json = export_config(from).map_err(|e| anyhow!("{e}"))?;
+    let summary = run_stage_in(
         a.model,
-        &samples,
         &a.tokenizer,
+        &config_json,
+        &samples,
         &config,
         dir,
         args.resume,
         teacher.as_ref().map(|t| &t.model),
         device,
-        |s| {
-            bar.set_length(s.total_steps as u64);
-            bar.set_position(s.step as u64);
-            bar.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-            step_seconds.push(s.seconds);
-            if let Ok(line) = serde_json::to_string(s) {
-                let _ = writeln!(log, "{line}");
-            }
-        },
     )
     .map_err(|e| anyhow!("stage {}: {e}", stage.number()))?;
-    bar.finish();
-    export(from, dir, model)?;
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
-    let k = report.losses.len().min(5);
-    let summary = serde_json::json!({
-        "stage": stage.number(), "name": stage.name(), "data": plan.note,
-        "samples": samples.len(), "steps": report.steps, "resumed": report.resumed,
-        "first_loss": report.losses.first(), "last_loss": report.losses.last(),
-        "mean_first5": mean(&report.losses[..k]),
-        "mean_last5": mean(&report.losses[report.losses.len() - k..]),
-        "seconds_per_step": step_seconds.iter().sum::<f64>() / step_seconds.len().max(1) as f64,
-        "model": dir.join("model"),
-    });
-    std::fs::write(
-        dir.join("train.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
     println!(
-        "stage {} done: {} steps, loss {:.4} -> {:.4} (mean of first/last 5: {:.4} -> {:.4})",
+        "stage {} done ({}): {} steps, loss {:.4} -> {:.4} (mean of first/last 5: {:.4} -> {:.4})",
         stage.number(),
-        report.steps,
-        report.losses.first().copied().unwrap_or(f32::NAN),
-        report.losses.last().copied().unwrap_or(f32::NAN),
-        summary["mean_first5"].as_f64().unwrap_or(f64::NAN),
-        summary["mean_last5"].as_f64().unwrap_or(f64::NAN),
+        plan.note,
+        summary.steps,
+        summary.first_loss.unwrap_or(f32::NAN),
+        summary.last_loss.unwrap_or(f32::NAN),
+        summary.mean_first5,
+        summary.mean_last5,
     );
+    let mut summary = serde_json::to_value(&summary)?;
+    summary["data"] = plan.note.clone().into();
     Ok(summary)
 }
 
@@ -525,24 +487,6 @@ fn teacher_prompt(r: &ConversationRecord, split: &ZeroShotSplit, frames: usize) 
 }
 
 /// Writes the trained model (LoRA merged) to `dir/model` with the config and tokenizer of `from`.
-fn export(from: &Path, dir: &Path, model: SkeletonLlm) -> Result<()> {
-    let internvl = merge_lora(model.internvl);
-    let config_json = read_config_json(from).map_err(|e| anyhow!("{e}"))?;
-    let tok_path = from.join("tokenizer.json");
-    let tok: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&tok_path)
-            .with_context(|| format!("{}: cannot read", tok_path.display()))?,
-    )?;
-    save_pretrained(
-        &dir.join("model"),
-        &internvl,
-        &config_json,
-        Some(&model.renderer),
-        Some(&tok),
-    )
-    .map_err(|e| anyhow!("{e}"))
-}
-
 /// The tiny clips: (action id, performer) pairs; performers 1, 2, 4 are cross-subject training
 /// subjects, 3 is a test subject (left out by the split).
 const TINY_CLIPS: [(u16, u16); 10] = [

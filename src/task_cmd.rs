@@ -8,7 +8,7 @@ use draction::render::Rasterizer;
 use skeletonllm_model::{Assistant, TaskOptions};
 use skeletonllm_train::data::{ZeroShotSplit, read_conversations};
 use skeletonllm_train::train::sample::{Sample, SkeletonRef};
-use skeletonllm_train::train::{Stage, TrainConfig, train};
+use skeletonllm_train::train::{Stage, TrainConfig};
 
 /// The bundled default model, relative to the repository.
 pub const BUNDLED_MODEL: &str = "assets/skeletonllm-tiny";
@@ -467,11 +467,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         bail!("--distill-weight needs --teacher DIR");
     }
     let samples = load_samples(&args.data, args.data_root.as_deref())?;
-    let mut config_json = skeletonllm_model::load::save::read_config_json(&args.model)?;
-    // A bundle's export is a plain checkpoint: its LM is in model.safetensors, not a GGUF.
-    if let Some(obj) = config_json.as_object_mut() {
-        obj.remove(skeletonllm_model::load::bundle::MANIFEST_KEY);
-    }
+    let config_json = skeletonllm_train::train::export_config(&args.model)?;
     if let Some(dir) = &args.teacher
         && !dir.join("config.json").is_file()
     {
@@ -481,13 +477,6 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     let device = skeletonllm::device().autodiff();
     device.seed(args.seed);
     let a = Assistant::load_for_training(&args.model, &device)?;
-    // The exported tokenizer is the one loaded (a bundle's comes from its GGUF).
-    let tok: serde_json::Value = serde_json::from_str(
-        &a.tokenizer
-            .inner()
-            .to_string(false)
-            .map_err(|e| anyhow!("{}: tokenizer: {e}", args.model.display()))?,
-    )?;
     let mut config = TrainConfig::authors(stage);
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.lr = args.lr;
@@ -511,57 +500,19 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         ),
         None => None,
     };
-    let log_path = args.out.join("log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("{}: cannot open", log_path.display()))?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (model, report) = train(
+    // The exported tokenizer is the one loaded (a bundle's comes from its GGUF).
+    let summary = skeletonllm_train::train::run_stage(
         a.model,
-        &samples,
         &a.tokenizer,
+        &config_json,
+        &samples,
         &config,
         &args.out,
         args.resume,
         teacher.as_ref(),
         &device,
-        |s| {
-            bar.set_length(s.total_steps as u64);
-            bar.set_position(s.step as u64);
-            bar.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-            if let Ok(line) = serde_json::to_string(s) {
-                let _ = writeln!(log, "{line}");
-            }
-        },
     )?;
-    bar.finish();
-    // Export: LoRA folded in, same config and tokenizer as the input model.
-    let internvl = skeletonllm_model::merge_lora(model.internvl);
-    let out_model = skeletonllm_train::train::trainer::model_dir(&args.out);
-    skeletonllm_model::load::save::save_pretrained(
-        &out_model,
-        &internvl,
-        &config_json,
-        Some(&model.renderer),
-        Some(&tok),
-    )?;
-    let summary = serde_json::json!({
-        "stage": stage.number(), "steps": report.steps, "resumed": report.resumed,
-        "first_loss": report.losses.first(), "last_loss": report.losses.last(),
-        "model": out_model,
-    });
-    draction::io::write_atomic(
-        &args.out.join("train.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
+    let summary = serde_json::to_string(&summary)?;
     outln!("{summary}")?;
     Ok(())
 }

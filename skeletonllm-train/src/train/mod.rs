@@ -3,12 +3,14 @@
 
 pub mod checkpoint;
 pub mod loss;
+pub mod run;
 pub mod sample;
 pub mod schedule;
 pub mod stage;
 pub mod step;
 pub mod trainer;
 
+pub use run::{RunSummary, export_config, run_stage};
 pub use sample::{Encoded, Sample, SkeletonRef, encode};
 pub use schedule::CosineWarmup;
 pub use stage::{Stage, Trainable, prepare_for_stage};
