@@ -3,9 +3,10 @@
 //! a greedy answer, and every candidate label ranked by likelihood.
 //!
 //! ```sh
-//! # a real SkeletonLLM checkpoint folder (config.json, model.safetensors with the DrAction
-//! # tensors, tokenizer.json), candidates from a split or a file (one label per line):
-//! cargo run --release --example recognize --features wgpu -- FILE --model DIR --split ntu60_55_cs
+//! # the bundled model and its own labels (scripts/fetch-smollm2.sh fetches its base LM once):
+//! cargo run --release --example recognize --features wgpu -- FILE
+//! # a SkeletonLLM checkpoint folder, candidates from a split or a file (one label per line):
+//! cargo run --release --example recognize -- FILE --model DIR --split ntu60_55_cs
 //! cargo run --release --example recognize -- FILE --model DIR --labels labels.txt --top-k 3
 //! # no download: a tiny random model built in-process (CPU, meaningless answers):
 //! cargo run --release --example recognize -- --tiny
@@ -15,41 +16,31 @@
 //! The backend comes from the crate's features (`flex` default, `wgpu`, `cuda`) through
 //! [`skeletonllm::device`], the same device selection the CLI uses.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction;
-use skeletonllm::skeletonllm_model::{Assistant, TaskOptions, text::prompts};
+use skeletonllm::skeletonllm_model::text::prompts;
 use skeletonllm::skeletonllm_train::data::ZeroShotSplit;
 
 /// Recognise the action in a skeleton file.
 #[derive(Parser)]
 struct Args {
-    /// Skeleton file (any supported format).
-    file: Option<PathBuf>,
-    /// SkeletonLLM model folder. Without it (or with --tiny) a tiny random model is built.
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Use a tiny random model built in-process (no download; meaningless answers).
-    #[arg(long)]
-    tiny: bool,
+    #[command(flatten)]
+    choice: common::ModelChoice,
     /// Candidate labels, one per line.
     #[arg(long)]
     labels: Option<PathBuf>,
     /// A named split whose test labels are the candidates (e.g. ntu60_55_cs).
     #[arg(long)]
     split: Option<String>,
-    /// Frames rendered per clip (default: the model's own, 12 for SkeletonLLM checkpoints; 2 for the tiny model).
-    #[arg(long)]
-    frames: Option<usize>,
     /// How many ranked labels to print.
     #[arg(long, default_value_t = 5)]
     top_k: usize,
-}
-
-fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 fn candidate_labels(args: &Args, tiny: bool) -> Result<Vec<String>> {
@@ -83,58 +74,27 @@ fn candidate_labels(args: &Args, tiny: bool) -> Result<Vec<String>> {
     }
 }
 
-/// A tiny random SkeletonLLM on the bundled hand-set DrAction whose word-level tokenizer knows
-/// every word of `texts`.
-fn tiny_assistant(texts: &[String], device: &draction::burn::tensor::Device) -> Result<Assistant> {
-    device.seed(7);
-    let (renderer, _) =
-        draction::checkpoint::load(&repo("assets/draction_default.safetensors"), device)?;
-    Assistant::tiny_random(texts, renderer, device).map_err(|e| anyhow!("{e}"))
-}
-
 fn run() -> Result<()> {
     let args = Args::parse();
-    let tiny = args.tiny || args.model.is_none();
-    let file = args
-        .file
-        .clone()
-        .unwrap_or_else(|| repo("assets/samples/cmu_01_01.bvh"));
+    let tiny = args.choice.tiny;
+    let file = args.choice.file();
     let mut labels = candidate_labels(&args, tiny)?;
     let device = skeletonllm::device(); // flex, or wgpu/cuda with those features
 
     let started = std::time::Instant::now();
-    let assistant = match (&args.model, tiny) {
-        (Some(dir), false) => {
-            Assistant::load(dir, &device).map_err(|e| anyhow!("{}: {e}", dir.display()))?
-        }
-        _ => {
-            println!(
-                "NOTE: tiny random model (not trained): its answers are meaningless; \
-                 pass --model DIR for a real SkeletonLLM checkpoint."
-            );
-            let mut texts = vec![
-                prompts::TEMPLATE_SYSTEM_MESSAGE.to_string(),
-                prompts::mqa_question(&labels),
-            ];
-            texts.extend(labels.iter().cloned());
-            tiny_assistant(&texts, &device)?
-        }
-    };
+    let mut tiny_texts = vec![
+        prompts::TEMPLATE_SYSTEM_MESSAGE.to_string(),
+        prompts::mqa_question(&labels),
+    ];
+    tiny_texts.extend(labels.iter().cloned());
+    let assistant = args.choice.assistant(&tiny_texts, &device)?;
     if labels.is_empty() {
         labels = assistant.labels.clone();
     }
     if labels.is_empty() {
         bail!("give --labels FILE or --split NAME (this model names no labels)");
     }
-    // The model's own frame count (bundles carry theirs) unless --frames says otherwise.
-    let frames = args
-        .frames
-        .unwrap_or(if tiny { 2 } else { assistant.options.frames });
-    let options = TaskOptions {
-        frames,
-        ..assistant.options.clone()
-    };
-    let assistant = assistant.with_options(options);
+    let frames = assistant.options.frames;
     let load_seconds = started.elapsed().as_secs_f64();
 
     let skel = draction::io::read(&file, None)?; // format detected
@@ -174,11 +134,5 @@ fn display(p: &Path) -> String {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }

@@ -25,15 +25,19 @@
 //! last checkpoint. The backend comes from the crate's features (`flex` default, `wgpu`, `cuda`)
 //! through [`skeletonllm::device`], as in the CLI.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use skeletonllm::draction::{self, Layout, Skeleton, synthetic};
+use skeletonllm::flags::TrainFlags;
 use skeletonllm::skeletonllm_model::load::save::{hf_config_json, save_pretrained};
 use skeletonllm::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, LoraConfig, SkeletonLlm, text::prompts,
+    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, text::prompts,
 };
 use skeletonllm::skeletonllm_train::data::{
     BuildOptions, ConversationRecord, HardNegatives, NtuDataset, NtuSample, Protocol,
@@ -87,49 +91,10 @@ struct Args {
     /// Frames rendered per clip (12; 2 with --tiny).
     #[arg(long)]
     frames: Option<usize>,
-    /// Epochs per stage (default: the authors', 1 for stages 1-3 and 3 for stage 4).
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = authors().lr)]
-    lr: f64,
-    /// Warm-up fraction of the steps.
-    #[arg(long, default_value_t = authors().warmup_ratio)]
-    warmup_ratio: f64,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = authors().weight_decay)]
-    weight_decay: f64,
-    /// Samples per optimizer step (gradient accumulation).
-    #[arg(long, default_value_t = authors().batch_size)]
-    batch_size: usize,
-    /// Seed (data order, frames, dropout, Disc-FT negatives).
-    #[arg(long, default_value_t = authors().seed)]
-    seed: u64,
-    /// Checkpoint every N optimizer steps.
-    #[arg(long, default_value_t = authors().checkpoint_every)]
-    checkpoint_every: usize,
-    /// Stop each stage after N optimizer steps.
-    #[arg(long)]
-    max_steps: Option<usize>,
-    /// LoRA rank (stages 3, 4).
-    #[arg(long, default_value_t = 32)]
-    lora_rank: usize,
-    /// LoRA alpha.
-    #[arg(long, default_value_t = 64.0)]
-    lora_alpha: f64,
-    /// LoRA dropout.
-    #[arg(long, default_value_t = 0.05)]
-    lora_dropout: f64,
-    /// Stage 2: weight of the YES/NO first-token margin loss (0 = the authors' plain CE).
-    #[arg(long, default_value_t = authors().margin_weight)]
-    margin_weight: f64,
-    /// Stage 3: weight of the logit distillation from --teacher (0 = the authors' recipe, which
-    /// distils through the rationales only).
-    #[arg(long, default_value_t = authors().distill_weight)]
-    distill_weight: f64,
-    /// Stage 3: distillation temperature.
-    #[arg(long, default_value_t = authors().distill_temperature)]
-    distill_temperature: f64,
+    /// Optimisation settings, per stage (the margin loss applies to stage 2, distillation to
+    /// stage 3).
+    #[command(flatten)]
+    flags: TrainFlags,
     /// Stage 3: teacher model for logit distillation (same tokenizer); it sees the label-aware
     /// teacher prompt. With --tiny and no --teacher, the tiny base model.
     #[arg(long)]
@@ -137,9 +102,6 @@ struct Args {
     /// Draw frames at random per epoch (the authors' training sampler); false = segment middles.
     #[arg(long, default_value_t = authors().random_frames, action = clap::ArgAction::Set)]
     random_frames: bool,
-    /// Train the ViT and the LM too (models not pretrained, e.g. the tiny one).
-    #[arg(long)]
-    from_scratch: bool,
 }
 
 /// One stage's records and where its run goes.
@@ -155,9 +117,10 @@ fn run_dir(out: &Path, stage: Stage) -> PathBuf {
 
 fn run() -> Result<()> {
     let args = Args::parse();
+    args.flags.check().map_err(|e| anyhow!(e))?;
     let started = std::time::Instant::now();
     let frames = args.frames.unwrap_or(if args.tiny { 2 } else { 12 });
-    if args.distill_weight > 0.0 && args.teacher.is_none() && !args.tiny {
+    if args.flags.distill_weight > 0.0 && args.teacher.is_none() && !args.tiny {
         bail!("--distill-weight > 0 needs --teacher DIR (a model with the same tokenizer)");
     }
     std::fs::create_dir_all(&args.out)
@@ -227,7 +190,7 @@ fn run() -> Result<()> {
                     continue;
                 };
                 let negatives = HardNegatives::load(path, dataset).map_err(|e| anyhow!("{e}"))?;
-                let (r, st) = discft_records(&split, &clips, &negatives, &opts, args.seed)
+                let (r, st) = discft_records(&split, &clips, &negatives, &opts, args.flags.seed)
                     .map_err(|e| anyhow!("{e}"))?;
                 let note = format!(
                     "{} YES + {} NO records ({} clips without a seen hard negative)",
@@ -278,7 +241,7 @@ fn run() -> Result<()> {
     let base = if args.tiny {
         let dir = args.out.join("tiny-base");
         if !(args.resume && dir.join("config.json").is_file()) {
-            write_tiny_model(&dir, &plans, &split, args.seed)?;
+            write_tiny_model(&dir, &plans, &split, args.flags.seed)?;
         }
         println!(
             "NOTE: --tiny trains a tiny random model (2-layer ViT and LM) on synthetic clips: a \
@@ -384,31 +347,19 @@ fn run_stage(
             s.contrast = Some(other.to_string());
         }
     }
-    let mut config = TrainConfig::authors(stage);
-    config.epochs = args.epochs.unwrap_or(config.epochs);
-    config.lr = args.lr;
-    config.warmup_ratio = args.warmup_ratio;
-    config.weight_decay = args.weight_decay;
-    config.batch_size = args.batch_size;
-    config.seed = args.seed;
-    config.checkpoint_every = args.checkpoint_every;
-    config.max_steps = args.max_steps;
-    config.lora = LoraConfig::new(args.lora_rank, args.lora_alpha).with_dropout(args.lora_dropout);
-    config.margin_weight = if stage == Stage::DiscFt {
-        args.margin_weight
-    } else {
-        0.0
-    };
+    let mut config = args.flags.config(stage);
+    if stage != Stage::DiscFt {
+        config.margin_weight = 0.0;
+    }
     config.random_frames = args.random_frames;
-    let distill = stage == Stage::CrDistill && args.distill_weight > 0.0;
+    let distill = stage == Stage::CrDistill && config.distill_weight > 0.0;
     if distill {
-        config.distill_weight = args.distill_weight;
-        config.distill_temperature = args.distill_temperature;
         for (s, r) in samples.iter_mut().zip(&plan.records) {
             s.teacher_user = Some(teacher_prompt(r, split, config_frames(r))?);
         }
+    } else {
+        config.distill_weight = 0.0;
     }
-    config.from_scratch = args.from_scratch;
     let t = stage.trainable();
     println!(
         "\n== stage {} ({}): {} samples, {} epoch(s); trains DrAction {}, projector {}, LoRA {} \
@@ -427,14 +378,14 @@ fn run_stage(
         },
         from.display()
     );
-    device.seed(args.seed);
+    device.seed(args.flags.seed);
     let a = Assistant::load(from, device).map_err(|e| anyhow!("{}: {e}", from.display()))?;
     let teacher = match (distill, teacher) {
         (true, Some(dir)) => {
             println!(
                 "logit distillation from {} (weight {})",
                 dir.display(),
-                args.distill_weight
+                args.flags.distill_weight
             );
             Some(Assistant::load(dir, device).map_err(|e| anyhow!("{}: {e}", dir.display()))?)
         }
@@ -593,11 +544,5 @@ fn write_tiny_model(dir: &Path, plans: &[Plan], split: &ZeroShotSplit, seed: u64
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }

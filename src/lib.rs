@@ -18,6 +18,8 @@
 
 #![warn(missing_docs)]
 
+pub mod flags;
+
 pub use draction;
 pub use skeletonllm_model;
 pub use skeletonllm_train;

@@ -7,8 +7,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use draction::render::Rasterizer;
 use skeletonllm_model::{Assistant, TaskOptions};
 use skeletonllm_train::data::{ZeroShotSplit, read_conversations};
+use skeletonllm_train::train::Stage;
 use skeletonllm_train::train::sample::{Sample, SkeletonRef};
-use skeletonllm_train::train::{Stage, TrainConfig};
 
 /// The bundled default model, relative to the repository.
 pub const BUNDLED_MODEL: &str = "assets/skeletonllm-tiny";
@@ -332,54 +332,12 @@ pub struct TrainArgs {
     /// Continue from the run folder's last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Epochs (default: 1, 3 for stage 4).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 2e-5)]
-    pub lr: f64,
-    /// Warm-up fraction.
-    #[arg(long, default_value_t = 0.03)]
-    pub warmup_ratio: f64,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.05)]
-    pub weight_decay: f64,
-    /// Samples per optimizer step (gradient accumulation).
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: usize,
-    /// Seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Checkpoint every N optimizer steps.
-    #[arg(long, default_value_t = 100)]
-    pub checkpoint_every: usize,
-    /// Stop after N optimizer steps.
-    #[arg(long)]
-    pub max_steps: Option<usize>,
-    /// LoRA rank.
-    #[arg(long, default_value_t = 32)]
-    pub lora_rank: usize,
-    /// LoRA alpha.
-    #[arg(long, default_value_t = 64.0)]
-    pub lora_alpha: f64,
-    /// LoRA dropout.
-    #[arg(long, default_value_t = 0.05)]
-    pub lora_dropout: f64,
-    /// Weight of the YES/NO (first answer token) margin loss.
-    #[arg(long, default_value_t = 0.0)]
-    pub margin_weight: f64,
-    /// Train the ViT and the LM too (models built from scratch).
-    #[arg(long)]
-    pub from_scratch: bool,
+    /// Optimisation settings.
+    #[command(flatten)]
+    pub flags: skeletonllm::flags::TrainFlags,
     /// Teacher model folder for logit distillation (stage 3; needs --distill-weight > 0).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
-    /// Weight λ of the KL to the teacher's token distributions (CE gets 1 − λ).
-    #[arg(long, default_value_t = 0.0)]
-    pub distill_weight: f64,
-    /// Temperature τ of the distillation.
-    #[arg(long, default_value_t = 2.0)]
-    pub distill_temperature: f64,
 }
 
 /// Samples of a conversation JSONL, checked before any model is loaded: at least one record,
@@ -439,31 +397,8 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     // Every input is checked before the model loads and the first step runs.
     let stage = Stage::from_number(args.stage)
         .ok_or_else(|| anyhow!("--stage must be 1, 2, 3 or 4, not {}", args.stage))?;
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        bail!("--lr must be a positive number, not {}", args.lr);
-    }
-    if !(0.0..1.0).contains(&args.warmup_ratio) {
-        bail!(
-            "--warmup-ratio must be in [0, 1), not {}",
-            args.warmup_ratio
-        );
-    }
-    if args.batch_size == 0 || args.checkpoint_every == 0 || args.lora_rank == 0 {
-        bail!("--batch-size, --checkpoint-every and --lora-rank must be at least 1");
-    }
-    if args.epochs == Some(0) || args.max_steps == Some(0) {
-        bail!("--epochs and --max-steps must be at least 1");
-    }
-    if !(0.0..=1.0).contains(&args.distill_weight) {
-        bail!(
-            "--distill-weight must be in [0, 1], not {}",
-            args.distill_weight
-        );
-    }
-    if !(args.distill_temperature.is_finite() && args.distill_temperature > 0.0) {
-        bail!("--distill-temperature must be positive");
-    }
-    if args.distill_weight > 0.0 && args.teacher.is_none() {
+    args.flags.check().map_err(|e| anyhow!(e))?;
+    if args.flags.distill_weight > 0.0 && args.teacher.is_none() {
         bail!("--distill-weight needs --teacher DIR");
     }
     let samples = load_samples(&args.data, args.data_root.as_deref())?;
@@ -475,23 +410,9 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     }
     check_writable(&args.out)?;
     let device = skeletonllm::device().autodiff();
-    device.seed(args.seed);
+    device.seed(args.flags.seed);
     let a = Assistant::load_for_training(&args.model, &device)?;
-    let mut config = TrainConfig::authors(stage);
-    config.epochs = args.epochs.unwrap_or(config.epochs);
-    config.lr = args.lr;
-    config.warmup_ratio = args.warmup_ratio;
-    config.weight_decay = args.weight_decay;
-    config.batch_size = args.batch_size;
-    config.seed = args.seed;
-    config.checkpoint_every = args.checkpoint_every;
-    config.max_steps = args.max_steps;
-    config.lora = skeletonllm_model::LoraConfig::new(args.lora_rank, args.lora_alpha)
-        .with_dropout(args.lora_dropout);
-    config.margin_weight = args.margin_weight;
-    config.from_scratch = args.from_scratch;
-    config.distill_weight = args.distill_weight;
-    config.distill_temperature = args.distill_temperature;
+    let config = args.flags.config(stage);
     let teacher = match &args.teacher {
         Some(dir) => Some(
             Assistant::load(dir, &device)

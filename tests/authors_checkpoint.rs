@@ -14,7 +14,7 @@ use serde_json::Value;
 use skeletonllm_model::draction::burn::tensor::{Device, TensorData};
 use skeletonllm_model::draction::{self, synthetic};
 use skeletonllm_model::load::{read_safetensors, write_safetensors};
-use skeletonllm_model::text::tokenizer::whitespace_words;
+use skeletonllm_model::text::tokenizer::{whitespace_words, word_level_json};
 use skeletonllm_model::{Assistant, TaskOptions, text::prompts};
 
 const LABELS: [&str; 4] = ["walking", "sit down", "hand waving", "jump up"];
@@ -37,45 +37,26 @@ fn tokenizer_json() -> Value {
         "YES NO".into(),
     ];
     texts.extend(LABELS.iter().map(|l| prompts::discft_question(l)));
-    let mut vocab = serde_json::Map::new();
-    for t in &texts {
-        for w in whitespace_words(t) {
-            if !vocab.contains_key(w) {
-                let id = vocab.len();
-                vocab.insert(w.to_string(), id.into());
-            }
-        }
-    }
-    assert!(vocab.len() <= 200, "{} prompt words", vocab.len());
-    for i in vocab.len()..200 {
-        vocab.insert(format!("w{i}"), i.into());
-    }
-    let specials = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<img>",
-        "</img>",
-        "<IMG_CONTEXT>",
-    ];
-    let added: Vec<Value> = specials
+    // The prompts' distinct words, then `w<i>` fillers up to id 199 (word_level_json numbers
+    // words in first-seen order and puts the special tokens after them).
+    let words = texts
         .iter()
-        .enumerate()
-        .map(|(k, s)| {
-            serde_json::json!({"id": 200 + k, "content": s, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+        .flat_map(|t| whitespace_words(t))
+        .fold(Vec::<&str>::new(), |mut seen, w| {
+            if !seen.contains(&w) {
+                seen.push(w);
+            }
+            seen
         })
-        .collect();
-    for (k, s) in specials.iter().enumerate() {
-        vocab.insert(s.to_string(), (200 + k).into());
-    }
-    vocab.insert("[UNK]".into(), 206.into());
-    serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": added, "normalizer": null,
-        "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
-        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
-    })
+        .len();
+    assert!(words <= 200, "{words} prompt words");
+    texts.push(
+        (words..200)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    word_level_json(&texts)
 }
 
 /// Writes the authors'-format checkpoint to `dir`; `edit` may change the DrAction tensors

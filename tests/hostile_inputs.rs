@@ -12,19 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{LABELS, bin, frame_line, repo, run, tiny_bundle, tiny_bundle_with_sha};
+use common::{
+    LABELS, bin, frame_line, json, repo, run, succeeds, tiny_bundle, tiny_bundle_with_sha,
+};
 use serde_json::Value;
 
-const LAYOUTS: [&str; 8] = [
-    "ntu25",
-    "smpl22",
-    "smpl24",
-    "coco17",
-    "openpose18",
-    "openpose25",
-    "h36m17",
-    "deepmimic15",
-];
+use skeletonllm::draction::layout::BUILTIN_LAYOUTS as LAYOUTS;
 
 /// Address-space limit for the runs that used to allocate gigabytes (KiB).
 const ULIMIT_KB: u64 = 3 * 1024 * 1024;
@@ -104,18 +97,6 @@ fn fails(out: &Output, needles: &[&str]) -> String {
         assert!(stderr.contains(n), "stderr lacks {n:?}: {stderr}");
     }
     lines[0].to_string()
-}
-
-fn succeeds(out: &Output) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{:?}: {stderr}", out.status);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (stdout, stderr)
-}
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 /// An NTU `.skeleton` file: `frames` frames of one 25-joint body whose joint lines all read

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{LABELS, frame_line, repo, tiny_bundle};
+use common::{LABELS, frame_line, repo, stdout_json, tiny_bundle};
 
 fn run_stream(model: &Path, input: &str, extra: &[&str]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
@@ -88,12 +88,7 @@ fn recognize_defaults_to_the_bundle_labels() {
         .env_remove("SKELETONLLM_BASE_LM")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     let mut got: Vec<&str> = v["top_k"]
         .as_array()
         .unwrap()

@@ -1,46 +1,20 @@
 //! `skeletonllm train` killed mid-run and resumed ends with exactly the model of an
 //! uninterrupted run; `eval` and the task commands run on the trained model.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use skeletonllm_model::draction::burn::tensor::Device;
-use skeletonllm_model::draction::render::DrActionConfig;
-use skeletonllm_model::draction::synthetic;
-use skeletonllm_model::load::save::{hf_config_json, save_pretrained};
-use skeletonllm_model::text::tokenizer::word_level_json;
-use skeletonllm_model::{InternVlConfig, InternVlTokenizer, text::prompts};
+use common::{bin, repo, stdout_json, tiny_model_dir};
+use skeletonllm_model::text::prompts;
 
 const LABELS: [&str; 2] = ["walk", "boxing"];
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
-}
-
-fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 /// A tiny SkeletonLLM folder and a 2-class MQA JSONL over the bundled clips.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let device = Device::default();
-    device.seed(5);
     let user = prompts::user_message(2, &prompts::mqa_question(&LABELS));
-    let tok_json = word_level_json(&[prompts::TEMPLATE_SYSTEM_MESSAGE, &user]);
-    let tok = InternVlTokenizer::from_json(tok_json.clone(), "w".as_ref()).unwrap();
-    let config = InternVlConfig::tiny(tok.vocab_size(), tok.special_tokens().img_context as usize);
-    let internvl = config.init(&device);
-    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
-    let model = dir.join("tiny");
-    save_pretrained(
-        &model,
-        &internvl,
-        &hf_config_json(&config),
-        Some(&renderer),
-        Some(&tok_json),
-    )
-    .unwrap();
+    let model = tiny_model_dir(dir, &[prompts::TEMPLATE_SYSTEM_MESSAGE, &user], 5);
     let data = dir.join("train.jsonl");
     let mut lines = String::new();
     for k in 0..8 {
@@ -201,12 +175,7 @@ fn killed_training_resumes_to_the_same_model() {
         .args(["--labels", labels.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     assert_eq!(v["top_k"].as_array().unwrap().len(), 2);
     let eval_dir = tmp.path().join("eval");
     let out = bin()
@@ -221,12 +190,7 @@ fn killed_training_resumes_to_the_same_model() {
         .args(["--out", eval_dir.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stdout_json(&out);
     assert_eq!(v["recognition"]["num_samples"], 8);
     assert!(eval_dir.join("confusion.png").is_file());
     assert!(eval_dir.join("results.md").is_file());

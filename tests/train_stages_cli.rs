@@ -5,18 +5,16 @@
 //! exported model exist, and the exported weights respect the stage's trainable set: frozen
 //! parts equal the input model's, trained parts moved.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::{bin, tiny_model_dir};
 use serde_json::Value;
-use skeletonllm_model::draction::burn::tensor::{Device, TensorData};
-use skeletonllm_model::draction::render::DrActionConfig;
-use skeletonllm_model::draction::synthetic;
+use skeletonllm_model::draction::burn::tensor::TensorData;
 use skeletonllm_model::load::read_safetensors;
-use skeletonllm_model::load::save::{hf_config_json, save_pretrained};
-use skeletonllm_model::text::tokenizer::word_level_json;
-use skeletonllm_model::{InternVlConfig, InternVlTokenizer, text::prompts};
+use skeletonllm_model::text::prompts;
 use skeletonllm_train::data::prompts as data_prompts;
 
 const LABELS: [&str; 2] = ["walk", "boxing"];
@@ -56,8 +54,6 @@ fn write_jsonl(path: &Path, records: &[(PathBuf, String, String)]) {
 
 /// A tiny SkeletonLLM folder whose tokenizer knows every prompt and answer used here.
 fn tiny_model(dir: &Path) -> PathBuf {
-    let device = Device::default();
-    device.seed(9);
     let mut texts = vec![
         prompts::TEMPLATE_SYSTEM_MESSAGE.to_string(),
         data_prompts::mqa_question(&LABELS, FRAMES),
@@ -68,21 +64,7 @@ fn tiny_model(dir: &Path) -> PathBuf {
         texts.push(data_prompts::discft_question(l, FRAMES));
         texts.push(rationale(l));
     }
-    let tok_json = word_level_json(&texts);
-    let tok = InternVlTokenizer::from_json(tok_json.clone(), "w".as_ref()).unwrap();
-    let config = InternVlConfig::tiny(tok.vocab_size(), tok.special_tokens().img_context as usize);
-    let internvl = config.init(&device);
-    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
-    let model = dir.join("tiny");
-    save_pretrained(
-        &model,
-        &internvl,
-        &hf_config_json(&config),
-        Some(&renderer),
-        Some(&tok_json),
-    )
-    .unwrap();
-    model
+    tiny_model_dir(dir, &texts, 9)
 }
 
 /// Which group an exported tensor belongs to.
@@ -94,17 +76,10 @@ fn group(name: &str) -> &'static str {
     } else if name.starts_with("multi_modal_projector.") {
         "projector"
     } else if name.starts_with("language_model.")
-        && [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-        .iter()
-        .any(|p| name.contains(&format!(".{p}.weight")))
+        && skeletonllm_model::LoraConfig::default()
+            .target_modules
+            .iter()
+            .any(|p| name.contains(&format!(".{p}.weight")))
     {
         "lm_lora_targets"
     } else if name.starts_with("language_model.") {
@@ -141,7 +116,7 @@ fn changes(a: &Path, b: &Path) -> BTreeMap<&'static str, f32> {
 /// Runs `skeletonllm train` for `stage`; returns its step losses.
 fn train(model: &Path, data: &Path, out: &Path, stage: u8, extra: &[&str]) -> Vec<f64> {
     let started = std::time::Instant::now();
-    let st = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
+    let st = bin()
         .args(["train", "--model", model.to_str().unwrap()])
         .args(["--data", data.to_str().unwrap(), "--data-root", "/"])
         .args([
@@ -333,7 +308,7 @@ fn stage3_with_a_teacher_mixes_in_logit_distillation() {
         mixed[0],
         plain[0]
     );
-    let st = Command::new(env!("CARGO_BIN_EXE_skeletonllm"))
+    let st = bin()
         .args([
             "train",
             "--model",

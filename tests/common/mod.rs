@@ -6,14 +6,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 use skeletonllm::skeletonllm_model::draction::burn::tensor::Device;
 use skeletonllm::skeletonllm_model::draction::render::DrActionConfig;
 use skeletonllm::skeletonllm_model::draction::synthetic;
 use skeletonllm::skeletonllm_model::load::bundle::{
     BaseLanguageModel, BundleManifest, new_on_gguf, save_bundle,
 };
+use skeletonllm::skeletonllm_model::load::save::{hf_config_json, save_pretrained};
+use skeletonllm::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm::skeletonllm_model::{
-    InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config, apply_lora,
+    InternVitConfig, InternVlConfig, InternVlTokenizer, LoraConfig, MultiModalProjectorConfig,
+    Qwen2Config, apply_lora,
 };
 
 /// The labels of [`tiny_bundle`].
@@ -79,4 +84,45 @@ pub fn frame_line(t: usize) -> String {
         .map(|p| format!("[{},{},{}]", p[0] + 0.01 * t as f32, p[1], p[2]))
         .collect();
     format!("[{}]", joints.join(","))
+}
+
+/// Asserts that the CLI run succeeded without a panic; returns its stdout and stderr.
+pub fn succeeds(out: &Output) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (stdout, stderr)
+}
+
+/// `text` parsed as one JSON value (the panic shows the text).
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Asserts success ([`succeeds`]) and parses stdout as one JSON value.
+pub fn stdout_json(out: &Output) -> Value {
+    json(&succeeds(out).0)
+}
+
+/// A tiny random SkeletonLLM folder `dir/tiny` (config, weights with the standing-pose DrAction,
+/// a word-level tokenizer knowing every word of `texts`), drawn with `seed`.
+pub fn tiny_model_dir<S: AsRef<str>>(dir: &Path, texts: &[S], seed: u64) -> PathBuf {
+    let device = Device::default();
+    device.seed(seed);
+    let tok_json = word_level_json(texts);
+    let tok = InternVlTokenizer::from_json(tok_json.clone(), "w".as_ref()).unwrap();
+    let config = InternVlConfig::tiny(tok.vocab_size(), tok.special_tokens().img_context as usize);
+    let internvl = config.init(&device);
+    let renderer = DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
+    let model = dir.join("tiny");
+    save_pretrained(
+        &model,
+        &internvl,
+        &hf_config_json(&config),
+        Some(&renderer),
+        Some(&tok_json),
+    )
+    .unwrap();
+    model
 }

@@ -572,42 +572,7 @@ mod tests {
 
     /// Three joints: a root with 6 channels (Z X Y), a chest with X Y Z rotations, a head with
     /// position channels, an End Site, and a channel-less leg.
-    const TINY: &str = "HIERARCHY
-ROOT Hips
-{
-  OFFSET 1 2 3
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
-  JOINT Chest
-  {
-    OFFSET 1 0 0
-    CHANNELS 3 Xrotation Yrotation Zrotation
-    JOINT Head
-    {
-      OFFSET 0 2 0
-      CHANNELS 4 Xposition Yposition Zposition Zrotation
-      End Site
-      {
-        OFFSET 0 1 0
-      }
-    }
-  }
-  JOINT Leg
-  {
-    OFFSET 0 -1 0
-    CHANNELS 0
-    End Site
-    {
-      OFFSET 0 -1 0
-    }
-  }
-}
-MOTION
-Frames: 3
-Frame Time: 0.5
-0 0 0 0 0 0 0 0 0 0 0 0 0
-10 0 0 90 0 0 0 0 0 0 0 0 0
-0 0 0 90 90 0 0 90 90 1 0 0 45
-";
+    const TINY: &str = include_str!("../../tests/fixtures/tiny.bvh");
 
     fn parse_str(text: &str) -> Result<Skeleton> {
         parse(Path::new("bad/test.bvh"), text)

@@ -402,30 +402,10 @@ pub(crate) mod tests {
     /// A word-level tokenizer with the tiny fixtures' ids: words 0..199, then `<|endoftext|>`
     /// 200, `<|im_start|>` 201, `<|im_end|>` 202, `<img>` 203, `</img>` 204, `<IMG_CONTEXT>` 205,
     /// `[UNK]` 206 (any other word).
+    /// Words `w0`…`w199` (ids 0–199), the special tokens 200–205, `[UNK]` 206.
     pub(crate) fn tiny_tokenizer_json() -> Value {
-        let mut vocab = serde_json::Map::new();
-        for i in 0..200 {
-            vocab.insert(format!("w{i}"), i.into());
-        }
-        let specials = [ENDOFTEXT, IM_START, IM_END, IMG_START, IMG_END, IMG_CONTEXT];
-        let added: Vec<Value> = specials
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                serde_json::json!({"id": 200 + k, "content": s, "single_word": false,
-                    "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-            })
-            .collect();
-        for (k, s) in specials.iter().enumerate() {
-            vocab.insert(s.to_string(), (200 + k).into());
-        }
-        vocab.insert("[UNK]".into(), 206.into());
-        serde_json::json!({
-            "version": "1.0", "truncation": null, "padding": null,
-            "added_tokens": added, "normalizer": null,
-            "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
-            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
-        })
+        let words: Vec<String> = (0..200).map(|i| format!("w{i}")).collect();
+        word_level_json(&[words.join(" ")])
     }
 
     #[test]
