@@ -32,21 +32,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use skeletonllm::draction::{self, Layout, Skeleton, synthetic};
+use skeletonllm::draction;
 use skeletonllm::flags::TrainFlags;
-use skeletonllm::skeletonllm_model::load::save::{hf_config_json, save_pretrained};
-use skeletonllm::skeletonllm_model::text::tokenizer::word_level_json;
-use skeletonllm::skeletonllm_model::{
-    Assistant, InternVlConfig, InternVlTokenizer, SkeletonLlm, text::prompts,
-};
 use skeletonllm::skeletonllm_train::data::{
-    BuildOptions, ConversationRecord, HardNegatives, NtuDataset, NtuSample, Protocol,
-    ZeroShotSplit, cr_teacher_prompt, crdistill_records, discft_records, mqa_records,
-    read_rationales, scan_skeleton_dir, write_conversations,
+    BuildOptions, HardNegatives, NtuDataset, Protocol, ZeroShotSplit, read_rationales,
+    scan_skeleton_dir, write_conversations,
 };
-use skeletonllm::skeletonllm_train::train::{
-    Sample, Stage, TrainConfig, export_config, run_stage as run_stage_in, sample,
+use skeletonllm::skeletonllm_train::recipe::{
+    RecipeInputs, StagePlan, plan_stages, run_dir, smoke, stage_config, stage_samples,
 };
+use skeletonllm::skeletonllm_train::train::{Stage, TrainConfig, export_config, run_stage};
 
 fn authors() -> TrainConfig {
     TrainConfig::authors(Stage::Warmup)
@@ -104,17 +99,6 @@ struct Args {
     random_frames: bool,
 }
 
-/// One stage's records and where its run goes.
-struct Plan {
-    stage: Stage,
-    records: Vec<ConversationRecord>,
-    note: String,
-}
-
-fn run_dir(out: &Path, stage: Stage) -> PathBuf {
-    out.join(format!("stage{}-{}", stage.number(), stage.name()))
-}
-
 fn run() -> Result<()> {
     let args = Args::parse();
     args.flags.check().map_err(|e| anyhow!(e))?;
@@ -125,28 +109,24 @@ fn run() -> Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
-
     let dataset = NtuDataset::from_name(&args.dataset)
         .with_context(|| format!("unknown --dataset '{}' (ntu60, ntu120)", args.dataset))?;
     let protocol = Protocol::from_name(&args.protocol)
         .with_context(|| format!("unknown --protocol '{}' (cs, cv, cset)", args.protocol))?;
-    let split = ZeroShotSplit::new(dataset, &args.split, protocol).map_err(|e| anyhow!("{e}"))?;
+    let split = ZeroShotSplit::new(dataset, &args.split, protocol)?;
 
     // Data (and, with --tiny, the files a real run would be given).
-    let mut hard_negatives = args.hard_negatives.clone();
-    let mut rationales = args.rationales.clone();
-    let data_root = if args.tiny {
-        let root = args.out.join("tiny-data");
-        let (h, r) = write_tiny_data(&root, dataset)?;
-        hard_negatives.get_or_insert(h);
-        rationales.get_or_insert(r);
-        root
+    let (data_root, hard_negatives, rationales) = if args.tiny {
+        let smoke = smoke::write_data(&args.out.join("tiny-data"), dataset)?;
+        let h = args.hard_negatives.clone().unwrap_or(smoke.hard_negatives);
+        let r = args.rationales.clone().unwrap_or(smoke.rationales);
+        (smoke.root, Some(h), Some(r))
     } else {
-        args.data_root
-            .clone()
-            .context("give --data-root (the NTU .skeleton folder) or --tiny")?
+        let root = args.data_root.clone();
+        let root = root.context("give --data-root (the NTU .skeleton folder) or --tiny")?;
+        (root, args.hard_negatives.clone(), args.rationales.clone())
     };
-    let clips = scan_skeleton_dir(&data_root).map_err(|e| anyhow!("{e}"))?;
+    let clips = scan_skeleton_dir(&data_root)?;
     let train_clips = clips.iter().filter(|s| split.is_train(s)).count();
     println!(
         "{}: {} NTU clips, {train_clips} training clips of split {split} ({} seen labels)",
@@ -160,101 +140,62 @@ fn run() -> Result<()> {
             data_root.display()
         );
     }
-
+    let inputs = RecipeInputs {
+        hard_negatives: hard_negatives
+            .map(|p| HardNegatives::load(&p, dataset))
+            .transpose()?,
+        rationales: rationales.map(|p| read_rationales(&p)).transpose()?,
+    };
+    let stages = args
+        .stages
+        .iter()
+        .map(|&n| Stage::from_number(n).with_context(|| format!("--stages: no stage {n}")))
+        .collect::<Result<Vec<_>>>()?;
     let opts = BuildOptions {
         num_frames: frames,
         system_turn: false,
     };
-    let mut stages: Vec<Stage> = Vec::new();
-    for &n in &args.stages {
-        let s = Stage::from_number(n).with_context(|| format!("--stages: no stage {n}"))?;
-        if !stages.contains(&s) {
-            stages.push(s);
-        }
-    }
-    let mut plans: Vec<Plan> = Vec::new();
-    for &stage in &stages {
-        let (records, note) = match stage {
-            Stage::Warmup | Stage::Refine => {
-                let r = mqa_records(&split, &clips, &opts).map_err(|e| anyhow!("{e}"))?;
-                let note = format!("{} MQA records", r.len());
-                (r, note)
-            }
-            Stage::DiscFt => {
-                let Some(path) = &hard_negatives else {
-                    println!(
-                        "stage 2 (disc-ft) skipped: no --hard-negatives FILE (the authors' \
-                         {}_similar_actions.json)",
-                        dataset.name()
-                    );
-                    continue;
-                };
-                let negatives = HardNegatives::load(path, dataset).map_err(|e| anyhow!("{e}"))?;
-                let (r, st) = discft_records(&split, &clips, &negatives, &opts, args.flags.seed)
-                    .map_err(|e| anyhow!("{e}"))?;
-                let note = format!(
-                    "{} YES + {} NO records ({} clips without a seen hard negative)",
-                    st.yes, st.no, st.without_negative
-                );
-                (r, note)
-            }
-            Stage::CrDistill => {
-                let Some(path) = &rationales else {
-                    println!(
-                        "stage 3 (cr-distill) skipped: no --rationales FILE (teacher JSONL \
-                         {{\"id\", \"label\", \"rationale\"}})"
-                    );
-                    continue;
-                };
-                let teacher = read_rationales(path).map_err(|e| anyhow!("{e}"))?;
-                let (r, st) =
-                    crdistill_records(&split, &teacher, &opts).map_err(|e| anyhow!("{e}"))?;
-                let note = format!(
-                    "{} rationales kept ({} wrong label, {} no Label: line, {} not in the split)",
-                    st.written, st.label_mismatch, st.missing_label, st.not_in_split
-                );
-                (r, note)
-            }
-        };
-        if records.is_empty() {
-            bail!("stage {}: no training records ({note})", stage.number());
-        }
-        let path =
-            args.out
-                .join("data")
-                .join(format!("stage{}-{}.jsonl", stage.number(), stage.name()));
+    let (plans, skipped) = plan_stages(&stages, &split, &clips, &inputs, &opts, args.flags.seed)?;
+    skipped.iter().for_each(|m| println!("{m}"));
+    for plan in &plans {
+        let path = args.out.join("data").join(format!(
+            "stage{}-{}.jsonl",
+            plan.stage.number(),
+            plan.stage.name()
+        ));
         std::fs::create_dir_all(path.parent().unwrap_or(&args.out))?;
-        write_conversations(&path, &records).map_err(|e| anyhow!("{e}"))?;
+        write_conversations(&path, &plan.records)?;
         println!(
-            "stage {} ({}): {note} -> {}",
-            stage.number(),
-            stage.name(),
+            "stage {}: {} -> {}",
+            plan.stage.number(),
+            plan.note,
             path.display()
         );
-        plans.push(Plan {
-            stage,
-            records,
-            note,
-        });
     }
 
-    let base = if args.tiny {
-        let dir = args.out.join("tiny-base");
-        if !(args.resume && dir.join("config.json").is_file()) {
-            write_tiny_model(&dir, &plans, &split, args.flags.seed)?;
-        }
-        println!(
-            "NOTE: --tiny trains a tiny random model (2-layer ViT and LM) on synthetic clips: a \
-             smoke test of the recipe, its answers are meaningless."
-        );
-        dir
-    } else {
-        args.model
-            .clone()
-            .context("give --model DIR (the base SkeletonLLM checkpoint) or --tiny")?
-    };
-
     let device = skeletonllm::device().autodiff(); // flex, or wgpu/cuda with those features
+    let base = match (&args.model, args.tiny) {
+        (_, true) => {
+            let dir = args.out.join("tiny-base");
+            if !(args.resume && dir.join("config.json").is_file()) {
+                device.seed(args.flags.seed);
+                let weights = common::repo("assets/draction_default.safetensors");
+                let (renderer, _) = draction::checkpoint::load(&weights, &device)?;
+                smoke::write_model(&dir, &plans, &split, &renderer, &device)?;
+            }
+            println!(
+                "NOTE: --tiny trains a tiny random model (2-layer ViT and LM) on synthetic clips: \
+                 a smoke test of the recipe, its answers are meaningless."
+            );
+            dir
+        }
+        (Some(dir), false) => dir.clone(),
+        (None, false) => bail!("give --model DIR (the base SkeletonLLM checkpoint) or --tiny"),
+    };
+    let teacher = args
+        .teacher
+        .clone()
+        .or_else(|| args.tiny.then(|| base.clone()));
     let mut current = base.clone();
     let mut summary = Vec::new();
     for plan in &plans {
@@ -262,47 +203,36 @@ fn run() -> Result<()> {
         let done = dir.join("train.json");
         if args.resume && done.is_file() {
             println!(
-                "stage {} ({}): finished earlier, using {}",
+                "stage {}: finished earlier, using {}",
                 plan.stage.number(),
-                plan.stage.name(),
-                dir.join("model").display()
+                dir.display()
             );
-            let prev: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&done)?)?;
-            summary.push(prev);
-            current = dir.join("model");
-            continue;
-        }
-        if !args.resume && dir.join("checkpoint").exists() {
+            summary.push(serde_json::from_str(&std::fs::read_to_string(&done)?)?);
+        } else if !args.resume && dir.join("checkpoint").exists() {
             bail!(
                 "{}: a previous run is there; pass --resume to continue it or choose another --out",
                 dir.display()
             );
+        } else {
+            let report = train_stage(
+                &args,
+                plan,
+                &current,
+                &data_root,
+                &split,
+                teacher.as_deref(),
+                &device,
+            )?;
+            summary.push(report);
         }
-        let teacher = args
-            .teacher
-            .clone()
-            .or_else(|| args.tiny.then(|| base.clone()));
-        let report = run_stage(
-            &args,
-            plan,
-            &current,
-            &dir,
-            &data_root,
-            &split,
-            teacher.as_deref(),
-            &device,
-        )?;
-        summary.push(report);
         current = dir.join("model");
     }
     let total = serde_json::json!({
         "split": split.name(), "frames": frames, "base_model": base, "final_model": current,
         "stages": summary, "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::write(
-        args.out.join("summary.json"),
-        serde_json::to_string_pretty(&total)?,
-    )?;
+    let text = serde_json::to_string_pretty(&total)?;
+    draction::io::write_atomic(&args.out.join("summary.json"), text.as_bytes())?;
     println!("\nstage            steps  first loss  last loss  s/step");
     for s in &summary {
         println!(
@@ -314,56 +244,31 @@ fn run() -> Result<()> {
             s["seconds_per_step"].as_f64().unwrap_or(f64::NAN),
         );
     }
-    println!(
-        "final model: {} ({:.1} s)",
-        current.display(),
-        started.elapsed().as_secs_f64()
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    println!("final model: {} ({seconds:.1} s)", current.display());
     Ok(())
 }
 
-/// Trains one stage from the model in `from`, exports to `dir/model`, returns its summary.
-#[allow(clippy::too_many_arguments)]
-fn run_stage(
+/// Trains `plan`'s stage from the model in `from` into its run folder; returns its summary.
+fn train_stage(
     args: &Args,
-    plan: &Plan,
+    plan: &StagePlan,
     from: &Path,
-    dir: &Path,
     data_root: &Path,
     split: &ZeroShotSplit,
     teacher: Option<&Path>,
     device: &draction::burn::tensor::Device,
 ) -> Result<serde_json::Value> {
     let stage = plan.stage;
-    let mut samples: Vec<Sample> =
-        sample::from_records(&plan.records, data_root).map_err(|e| anyhow!("{e}"))?;
-    if stage == Stage::DiscFt {
-        for s in &mut samples {
-            let other = if s.answer == prompts::YES {
-                prompts::NO
-            } else {
-                prompts::YES
-            };
-            s.contrast = Some(other.to_string());
-        }
-    }
-    let mut config = args.flags.config(stage);
-    if stage != Stage::DiscFt {
-        config.margin_weight = 0.0;
-    }
-    config.random_frames = args.random_frames;
-    let distill = stage == Stage::CrDistill && config.distill_weight > 0.0;
-    if distill {
-        for (s, r) in samples.iter_mut().zip(&plan.records) {
-            s.teacher_user = Some(teacher_prompt(r, split, config_frames(r))?);
-        }
-    } else {
-        config.distill_weight = 0.0;
-    }
+    let mut base = args.flags.config(stage);
+    base.random_frames = args.random_frames;
+    let config = stage_config(stage, &base);
+    let distill = config.distill_weight > 0.0;
+    let samples = stage_samples(plan, data_root, split, distill)?;
     let t = stage.trainable();
     println!(
         "\n== stage {} ({}): {} samples, {} epoch(s); trains DrAction {}, projector {}, LoRA {} \
-         (ViT and LLM frozen{}); from {}",
+         (ViT and LLM {}); from {}",
         stage.number(),
         stage.name(),
         samples.len(),
@@ -372,39 +277,38 @@ fn run_stage(
         t.projector,
         t.lora,
         if config.from_scratch {
-            ": no, --from-scratch"
+            "too: --from-scratch"
         } else {
-            ""
+            "frozen"
         },
         from.display()
     );
     device.seed(args.flags.seed);
-    let a = Assistant::load(from, device).map_err(|e| anyhow!("{}: {e}", from.display()))?;
+    let a = common::load(from, device)?;
     let teacher = match (distill, teacher) {
         (true, Some(dir)) => {
             println!(
                 "logit distillation from {} (weight {})",
                 dir.display(),
-                args.flags.distill_weight
+                config.distill_weight
             );
-            Some(Assistant::load(dir, device).map_err(|e| anyhow!("{}: {e}", dir.display()))?)
+            Some(common::load(dir, device)?)
         }
         (true, None) => bail!("--distill-weight > 0 needs --teacher DIR"),
         (false, _) => None,
     };
-    let config_json = export_config(from).map_err(|e| anyhow!("{e}"))?;
-    let summary = run_stage_in(
+    let summary = run_stage(
         a.model,
         &a.tokenizer,
-        &config_json,
+        &export_config(from)?,
         &samples,
         &config,
-        dir,
+        &run_dir(&args.out, stage),
         args.resume,
         teacher.as_ref().map(|t| &t.model),
         device,
     )
-    .map_err(|e| anyhow!("stage {}: {e}", stage.number()))?;
+    .with_context(|| format!("stage {}", stage.number()))?;
     println!(
         "stage {} done ({}): {} steps, loss {:.4} -> {:.4} (mean of first/last 5: {:.4} -> {:.4})",
         stage.number(),
@@ -418,129 +322,6 @@ fn run_stage(
     let mut summary = serde_json::to_value(&summary)?;
     summary["data"] = plan.note.clone().into();
     Ok(summary)
-}
-
-/// Frames of a record: its `<image>` placeholders.
-fn config_frames(r: &ConversationRecord) -> usize {
-    r.question().map_or(0, |q| q.matches("<image>").count())
-}
-
-/// The label-aware CR-Distill teacher prompt for a record (its id names the NTU sample).
-fn teacher_prompt(r: &ConversationRecord, split: &ZeroShotSplit, frames: usize) -> Result<String> {
-    let sample = NtuSample::parse(&r.id).map_err(|e| anyhow!("{e}"))?;
-    let ds = split.dataset();
-    let label = ds.label(sample.action).map_err(|e| anyhow!("{e}"))?;
-    let name = match ds {
-        NtuDataset::Ntu60 => "NTU RGB+D",
-        NtuDataset::Ntu120 => "NTU RGB+D 120",
-    };
-    Ok(cr_teacher_prompt(label, frames, name))
-}
-
-/// Writes the trained model (LoRA merged) to `dir/model` with the config and tokenizer of `from`.
-/// The tiny clips: (action id, performer) pairs; performers 1, 2, 4 are cross-subject training
-/// subjects, 3 is a test subject (left out by the split).
-const TINY_CLIPS: [(u16, u16); 10] = [
-    (1, 1),
-    (1, 2),
-    (1, 3),
-    (8, 1),
-    (8, 2),
-    (8, 4),
-    (23, 1),
-    (23, 2),
-    (23, 4),
-    (23, 3),
-];
-
-/// Writes a handful of synthetic NTU clips (three classes: a walking figure as it is, with the
-/// right arm raised, and crouched), a hard-negative JSON and teacher rationales for them.
-fn write_tiny_data(root: &Path, dataset: NtuDataset) -> Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(root)?;
-    let ntu25 = Layout::builtin("ntu25")?;
-    let mut rationales = String::new();
-    for (k, &(action, performer)) in TINY_CLIPS.iter().enumerate() {
-        let bodies = 1 + k % 2;
-        let base = synthetic::walking_ntu(30 + 4 * k, bodies);
-        let [t, p, j] = base.dims();
-        let mut pos = base.positions().to_vec();
-        for (i, xyz) in pos.chunks_exact_mut(3).enumerate() {
-            let joint = i % j;
-            match action {
-                8 => xyz[1] *= 0.6, // crouched
-                23 if (8..=11).contains(&joint) || joint == 23 || joint == 24 => xyz[1] += 0.5,
-                _ => {}
-            }
-        }
-        let skel = Skeleton::from_dense(pos, t, p, ntu25.clone())?;
-        let name = NtuSample {
-            setup: 1,
-            camera: 1 + (k % 3) as u16,
-            performer,
-            replication: 1,
-            action,
-        };
-        draction::io::ntu::write(&skel, &root.join(name.file_name()))?;
-        let label = dataset.label(action).map_err(|e| anyhow!("{e}"))?;
-        rationales += &format!(
-            "{}\n",
-            serde_json::json!({"id": name.id(), "label": label,
-                "rationale": format!("The figure keeps its feet apart and moves its arms.\nLabel: {label}")})
-        );
-    }
-    let negatives = root.join("similar_actions.json");
-    std::fs::write(
-        &negatives,
-        serde_json::json!({
-            "drink water": ["sit down", "hand waving"],
-            "sit down": ["drink water"],
-            "hand waving": ["drink water", "sit down"],
-        })
-        .to_string(),
-    )?;
-    let teacher = root.join("rationales.jsonl");
-    std::fs::write(&teacher, rationales)?;
-    Ok((negatives, teacher))
-}
-
-/// A tiny random SkeletonLLM whose word-level tokenizer knows every word of the records.
-fn write_tiny_model(dir: &Path, plans: &[Plan], split: &ZeroShotSplit, seed: u64) -> Result<()> {
-    let device = skeletonllm::device();
-    device.seed(seed);
-    let mut texts: Vec<String> = vec![
-        prompts::TEMPLATE_SYSTEM_MESSAGE.into(),
-        prompts::YES.into(),
-        prompts::NO.into(),
-    ];
-    for plan in plans {
-        for r in &plan.records {
-            texts.extend(r.question().map(str::to_string));
-            texts.extend(r.answer().map(str::to_string));
-            if plan.stage == Stage::CrDistill {
-                texts.push(teacher_prompt(r, split, config_frames(r))?);
-            }
-        }
-    }
-    let tok_json = word_level_json(&texts);
-    let tokenizer = InternVlTokenizer::from_json(tok_json.clone(), "tiny".as_ref())
-        .map_err(|e| anyhow!("{e}"))?;
-    let config = InternVlConfig::tiny(
-        tokenizer.vocab_size(),
-        tokenizer.special_tokens().img_context as usize,
-    );
-    let weights =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/draction_default.safetensors");
-    let (renderer, _) = draction::checkpoint::load(&weights, &device)?;
-    let model = SkeletonLlm::new(renderer, config.init(&device));
-    save_pretrained(
-        dir,
-        &model.internvl,
-        &hf_config_json(&config),
-        Some(&model.renderer),
-        Some(&tok_json),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
 }
 
 fn main() -> std::process::ExitCode {

@@ -26,6 +26,9 @@ pub enum TrainError {
         #[source]
         source: skeletonllm_model::Error,
     },
+    /// Dataset files or records could not be read or built.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// Metrics could not be computed.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),

@@ -33,6 +33,7 @@ pub mod error;
 pub mod eval;
 pub mod metrics;
 pub mod motions;
+pub mod recipe;
 pub mod tiny;
 pub mod train;
 
