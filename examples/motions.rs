@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use draction::prep::Sampler;
 use draction::render::{Camera, Clip, ClipOptions, Rasterizer};
-use skeletonllm::skeletonllm_train::motions::{PROCEDURAL_CLASSES, Performer, generate};
+use skeletonllm::draction::synthetic::motions::{PROCEDURAL_CLASSES, Performer, generate};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

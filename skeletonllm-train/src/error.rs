@@ -32,9 +32,6 @@ pub enum TrainError {
     /// Metrics could not be computed.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
-    /// A procedural motion setting is out of range (length, duration).
-    #[error("invalid training setting: {0}")]
-    Motion(#[source] draction::Error),
     /// A sample cannot be used.
     #[error("{0}")]
     Sample(String),
@@ -57,14 +54,6 @@ pub enum TrainError {
     /// A training setting is invalid.
     #[error("invalid training setting: {0}")]
     Config(String),
-    /// A procedural motion class that does not exist.
-    #[error("unknown motion class {class:?} (known: {})", known.join(", "))]
-    UnknownClass {
-        /// The class asked for.
-        class: String,
-        /// The classes that exist.
-        known: &'static [&'static str],
-    },
 }
 
 impl TrainError {

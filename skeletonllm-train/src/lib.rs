@@ -11,8 +11,8 @@
 //! - [`align`]: the render warm-up that pulls image tokens towards label embeddings.
 //! - [`metrics`]: top-k accuracy, the zero-shot harmonic mean, BLEU-4 / ROUGE-L / CIDEr,
 //!   confusion heatmaps and reports; [`eval`]: a model over a JSONL test set.
-//! - [`augment`], [`motions`], [`tiny`]: augmentation, procedural actions and the bundled
-//!   model's data.
+//! - [`augment`], [`tiny`]: augmentation and the bundled model's data (real recordings and
+//!   the procedural actions of `draction::synthetic::motions`).
 //!
 //! ```
 //! use skeletonllm_train::data::{NtuDataset, NtuSample};
@@ -32,7 +32,6 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod metrics;
-pub mod motions;
 pub mod recipe;
 pub mod tiny;
 pub mod train;

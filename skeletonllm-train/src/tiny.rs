@@ -1,5 +1,5 @@
 //! The data of the bundled `skeletonllm-tiny`: labelled, captioned clips from real motion
-//! capture (DeepMimic clips, CMU BVH) and from the procedural generator ([`crate::motions`]),
+//! capture (DeepMimic clips, CMU BVH) and from the procedural generator ([`draction::synthetic::motions`]),
 //! varied by speed, time window, mirroring, viewpoint and retargeting to NTU-25 / SMPL-22 /
 //! COCO-17. Whole source clips are held out for evaluation: unseen performers of every
 //! procedural class, and one of the real recordings of every class that has two.
@@ -12,7 +12,7 @@ use draction::Skeleton;
 use crate::augment::{self, Augment};
 use crate::data::rng::SplitMix64;
 use crate::error::{Result, TrainError};
-use crate::motions::{self, Performer};
+use draction::synthetic::motions::{self, Performer};
 
 /// A labelled clip and where it came from.
 #[derive(Debug, Clone)]
@@ -300,7 +300,8 @@ pub fn build(data_dir: &Path, config: &DatasetConfig) -> Result<Vec<MotionClip>>
                 .wrapping_add((class_index * 1000 + k) as u64);
             let performer = Performer::sample(seed);
             let source = format!("procedural/{class}/{seed}");
-            let skel = motions::generate(class, &performer, config.seconds, config.fps, seed)?;
+            let skel = motions::generate(class, &performer, config.seconds, config.fps, seed)
+                .map_err(|e| TrainError::skeleton(format!("procedural {class:?}"), e))?;
             let skel = if rng.next_u64().is_multiple_of(2) {
                 augment::mirror(&skel)?
             } else {

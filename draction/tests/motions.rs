@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use skeletonllm_train::TrainError;
-use skeletonllm_train::draction::burn::tensor::Device;
-use skeletonllm_train::draction::checkpoint::host_values;
-use skeletonllm_train::draction::render::{Camera, Clip, ClipOptions, Rasterizer};
-use skeletonllm_train::draction::{Skeleton, prep::Sampler};
-use skeletonllm_train::motions::{PROCEDURAL_CLASSES, Performer, generate};
+use draction::burn::tensor::Device;
+use draction::checkpoint::host_values;
+use draction::render::{Camera, Clip, ClipOptions, Rasterizer};
+use draction::synthetic::motions::{PROCEDURAL_CLASSES, Performer, generate};
+use draction::{Skeleton, prep::Sampler};
 
 const SPINE_BASE: usize = 0;
 const HEAD: usize = 3;
@@ -143,7 +142,9 @@ fn seeds_decide_everything() {
 fn unknown_classes_and_bad_lengths_are_errors() {
     let p = Performer::sample(0);
     let err = generate("moonwalk", &p, 2.0, 30.0, 0).unwrap_err();
-    assert!(matches!(err, TrainError::UnknownClass { ref class, .. } if class == "moonwalk"));
+    assert!(
+        matches!(err, draction::Error::UnknownMotionClass { ref class, .. } if class == "moonwalk")
+    );
     let msg = err.to_string();
     assert!(
         msg.contains("moonwalk") && msg.contains("jumping jacks"),
@@ -160,7 +161,7 @@ fn clips_render_through_draction() {
         "/../assets/draction_default.safetensors"
     ));
     let device = Device::default();
-    let (renderer, _) = skeletonllm_train::draction::checkpoint::load(&weights, &device).unwrap();
+    let (renderer, _) = draction::checkpoint::load(&weights, &device).unwrap();
     let options = ClipOptions {
         frames: 4,
         indices: None,
