@@ -99,7 +99,7 @@ fn my_log(x: f64) -> f64 {
 ///
 /// Equals `sacrebleu.corpus_bleu(hyps, refs, tokenize="none")` on the space-joined tokens,
 /// and the default `13a` result whenever `13a` leaves those strings unchanged (true for the
-/// output of [`tokenize`](super::tokenize)). Items may have different numbers of references
+/// output of [`tokenize`](super::tokenize())). Items may have different numbers of references
 /// (sacrebleu's `None` padding).
 pub fn sacre_bleu<H, R, T>(hyps: &[H], refs: &[R]) -> Result<SacreBleu, MetricsError>
 where

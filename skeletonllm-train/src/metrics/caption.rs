@@ -1,7 +1,7 @@
 //! Corpus-level captioning scores (BLEU, ROUGE-L, CIDEr-D) and their shared input checks.
 //!
 //! Inputs are pre-tokenised: one token list per hypothesis and a non-empty list of token
-//! lists (the references) per item. Use [`tokenize`](super::tokenize) to get tokens from raw
+//! lists (the references) per item. Use [`tokenize`](super::tokenize()) to get tokens from raw
 //! text. The scorers only compare tokens for equality; they do not lower-case or split.
 
 use serde::Serialize;
@@ -98,7 +98,7 @@ where
     })
 }
 
-/// Tokenises raw captions with [`tokenize`] and computes every metric on the tokens.
+/// Tokenises raw captions with [`tokenize()`] and computes every metric on the tokens.
 pub fn caption_scores_from_text<S, R>(hyps: &[S], refs: &[R]) -> Result<CaptionScores, MetricsError>
 where
     S: AsRef<str>,

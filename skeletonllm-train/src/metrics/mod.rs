@@ -8,7 +8,7 @@
 //! * Captioning, checked against pycocoevalcap 1.2 and sacrebleu 2.6.0 by
 //!   `tests/fixtures/metrics/make_metric_fixtures.py`: [`sacre_bleu`] / [`sacre_bleu_13a`]
 //!   (sacrebleu `corpus_bleu`), [`coco_bleu`], [`rouge_l`], [`cider_d`] (pycocoevalcap
-//!   `Bleu`, `Rouge`, `Cider`), all on pre-tokenised text; [`tokenize`] is the documented
+//!   `Bleu`, `Rouge`, `Cider`), all on pre-tokenised text; [`tokenize()`] is the documented
 //!   stand-in for pycocoevalcap's Java PTBTokenizer.
 //!
 //! ```

@@ -110,7 +110,7 @@ fn host_backward<B: Backend>(
 }
 
 /// The rasteriser as a backend extension. The default bodies run the host kernels; the
-/// CubeCL backend overrides them with device kernels ([`kernel`]).
+/// CubeCL backend overrides them with device kernels (the `kernel` module).
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     Cube: cfg(any(feature = "wgpu", feature = "cuda")),
