@@ -74,6 +74,59 @@ impl InternVlConfig {
         Self::new(vision, projector, text).with_image_token_id(image_token_id)
     }
 
+    /// Parameter counts of the model this config builds, per part, without building it (an
+    /// InternVL3-8B does not fit in a laptop's memory in f32): what the memory estimates of
+    /// [`ParamCounts`] start from.
+    pub fn param_counts(&self) -> ParamCounts {
+        let v = &self.vision;
+        let c = v.hidden_size;
+        let grid = v.image_size / v.patch_size;
+        let qkv_bias = if v.qkv_bias { 3 * c } else { 0 };
+        let vit_layer = 2 * c // layernorm_before
+            + 3 * c * c + qkv_bias // q, k, v
+            + c * c + c // projection
+            + 2 * c // layernorm_after
+            + c * v.intermediate_size + v.intermediate_size // fc1
+            + v.intermediate_size * c + c // fc2
+            + 2 * c; // lambda_1, lambda_2
+        let vision = c // cls token
+            + (1 + grid * grid) * c // position embeddings
+            + v.num_channels * v.patch_size * v.patch_size * c + c // patch conv
+            + v.num_hidden_layers * vit_layer;
+        let p = &self.projector;
+        let merged = p.vision_hidden_size * p.shuffle_factor * p.shuffle_factor;
+        let d_text = p.text_hidden_size;
+        let projector = 2 * merged + merged * d_text + d_text + d_text * d_text + d_text;
+        let t = &self.text;
+        let (d, hd) = (t.hidden_size, t.head_dim());
+        let (q, kv) = (t.num_attention_heads * hd, t.num_key_value_heads * hd);
+        let attn_bias = if t.attention_bias { q + 2 * kv } else { 0 };
+        let mlp_bias = if t.mlp_bias {
+            2 * t.intermediate_size + d
+        } else {
+            0
+        };
+        let lm_layer = 2 * d // input and post-attention norms
+            + d * q + 2 * d * kv + attn_bias // q, k, v
+            + q * d // o (no bias)
+            + 3 * d * t.intermediate_size + mlp_bias; // gate, up, down
+        let embed = t.vocab_size * d;
+        let head = if t.tie_word_embeddings { 0 } else { embed };
+        let language = embed + t.num_hidden_layers * lm_layer + d + head;
+        let lora_rank_one = t.num_hidden_layers
+            * ((d + q)
+                + 2 * (d + kv)
+                + (q + d)
+                + 2 * (d + t.intermediate_size)
+                + (t.intermediate_size + d));
+        ParamCounts {
+            vision,
+            projector,
+            language,
+            lora_per_rank: lora_rank_one,
+        }
+    }
+
     /// Initialize a new [InternVl] with random weights.
     pub fn init(&self, device: &Device) -> InternVl {
         InternVl {
@@ -83,6 +136,27 @@ impl InternVlConfig {
             image_token_id: self.image_token_id,
             vision_layers_used: self.vision_layers_used(),
         }
+    }
+}
+
+/// Parameter counts of an [InternVlConfig] ([`InternVlConfig::param_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamCounts {
+    /// The vision tower (InternViT).
+    pub vision: usize,
+    /// The MLP projector.
+    pub projector: usize,
+    /// The language model, embeddings and head included.
+    pub language: usize,
+    /// LoRA parameters per unit of rank on the seven decoder projections of every layer
+    /// (`q/k/v/o/gate/up/down_proj`: `rank × (in + out)` each); multiply by the rank.
+    pub lora_per_rank: usize,
+}
+
+impl ParamCounts {
+    /// Every base parameter.
+    pub fn total(&self) -> usize {
+        self.vision + self.projector + self.language
     }
 }
 

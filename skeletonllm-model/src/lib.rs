@@ -80,7 +80,9 @@ pub use error::{Error, Result};
 pub use generation::{
     GenerateOptions, Sampler, generate, generate_batch, generate_streaming, generate_text, left_pad,
 };
-pub use internvl::{ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput};
+pub use internvl::{
+    ImageFeatures, InternVl, InternVlConfig, InternVlInput, InternVlOutput, ParamCounts,
+};
 pub use lm::{KvCache, Qwen2Config, Qwen2ForCausalLm, RopeScaling};
 pub use load::config::CheckpointConfig;
 pub use load::{
