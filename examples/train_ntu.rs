@@ -140,17 +140,22 @@ fn run() -> Result<()> {
             data_root.display()
         );
     }
-    let inputs = RecipeInputs {
-        hard_negatives: hard_negatives
-            .map(|p| HardNegatives::load(&p, dataset))
-            .transpose()?,
-        rationales: rationales.map(|p| read_rationales(&p)).transpose()?,
-    };
     let stages = args
         .stages
         .iter()
         .map(|&n| Stage::from_number(n).with_context(|| format!("--stages: no stage {n}")))
         .collect::<Result<Vec<_>>>()?;
+    // Each optional input is read only when its stage runs.
+    let inputs = RecipeInputs {
+        hard_negatives: hard_negatives
+            .filter(|_| stages.contains(&Stage::DiscFt))
+            .map(|p| HardNegatives::load(&p, dataset))
+            .transpose()?,
+        rationales: rationales
+            .filter(|_| stages.contains(&Stage::CrDistill))
+            .map(|p| read_rationales(&p))
+            .transpose()?,
+    };
     let opts = BuildOptions {
         num_frames: frames,
         system_turn: false,

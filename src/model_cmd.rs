@@ -128,7 +128,7 @@ fn forward_skeleton(model_dir: &Path, inputs: &Path, out: &Path, skeleton: &Path
         .internvl
         .check_input(&input)
         .map_err(in_file(inputs))?;
-    let output = model.internvl.forward(input).map_err(in_file(inputs))?;
+    let output = model.forward(input).map_err(in_file(inputs))?;
     write_forward_output(out, output)
 }
 

@@ -52,8 +52,9 @@ impl SkeletonLlm {
 
     /// The InternVL input for `input_ids` `[1, L]` whose `<img>` blocks take `clip`'s frames in
     /// order, rendered on `device`. Chain [`InternVlInput::logits_from`] or
-    /// [`InternVlInput::attention_mask`] as needed, then call [`SkeletonLlm::forward`]. This is
-    /// the one place where a clip becomes model input (tasks, training, teacher and alignment).
+    /// [`InternVlInput::attention_mask`] as needed, then call [`SkeletonLlm::forward`]. Training
+    /// and the distillation teacher build their input here; the tasks render once with
+    /// [`SkeletonLlm::pixel_values`] and reuse the frames for generation and scoring.
     pub fn input(
         &self,
         input_ids: Tensor<2, Int>,

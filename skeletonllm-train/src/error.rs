@@ -17,6 +17,9 @@ pub enum TrainError {
         #[source]
         source: draction::Error,
     },
+    /// A skeleton file could not be read (the error names the file and line).
+    #[error(transparent)]
+    SkeletonFile(draction::Error),
     /// The model failed on one sample (its id in `sample`).
     #[error("sample {sample}: {source}")]
     SampleModel {

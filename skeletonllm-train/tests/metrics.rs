@@ -751,7 +751,7 @@ fn confusion_heatmap_fits_ntu120() {
 /// Renders a 12- and a 120-label heatmap (NTU-120 class names) to the temp directory as
 /// `confusion_demo.png` and `confusion_120.png`, for looking at them.
 #[test]
-#[ignore = "writes demo images to the temp directory; run with --ignored"]
+#[ignore = "writes demo images to the temp directory, for looking at; run: cargo test -p skeletonllm-train --test metrics -- --ignored render_demo_heatmaps"]
 fn render_demo_heatmaps() {
     for (n, name) in [(12, "confusion_demo.png"), (120, "confusion_120.png")] {
         let labels = &NTU120[..n];

@@ -80,12 +80,15 @@ pub fn run_stage(
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
-    let tokenizer_json: Value = tokenizer
+    let unwritable = |e: &dyn std::fmt::Display| {
+        TrainError::Config(format!("the tokenizer cannot be written as JSON: {e}"))
+    };
+    let tokenizer_text = tokenizer
         .inner()
         .to_string(false)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| TrainError::Config("the tokenizer cannot be written as JSON".into()))?;
+        .map_err(|e| unwritable(&e))?;
+    let tokenizer_json: Value =
+        serde_json::from_str(&tokenizer_text).map_err(|e| unwritable(&e))?;
     let log_path = run_dir.join("log.jsonl");
     let mut log = std::fs::OpenOptions::new()
         .create(true)

@@ -22,13 +22,13 @@ impl SkeletonRef {
     /// The skeleton.
     ///
     /// # Errors
-    /// [`TrainError::Skeleton`] naming the file that cannot be read.
+    /// [`TrainError::SkeletonFile`] naming the file that cannot be read.
     pub fn load(&self) -> Result<Arc<Skeleton>> {
         match self {
             SkeletonRef::Memory(s) => Ok(s.clone()),
             SkeletonRef::File(path) => draction::io::read(path, None)
                 .map(Arc::new)
-                .map_err(|e| TrainError::skeleton(path.display(), e)),
+                .map_err(TrainError::SkeletonFile),
         }
     }
 }
