@@ -178,7 +178,9 @@ fn run() -> Result<()> {
         );
     }
 
-    let device = skeletonllm::device().autodiff(); // flex, or wgpu/cuda with those features
+    // The default device is flex, or wgpu/cuda with those features; --devices picks others.
+    let devices = args.flags.devices().map_err(|e| anyhow!(e))?;
+    let device = devices[0].clone();
     let base = match (&args.model, args.tiny) {
         (_, true) => {
             let dir = args.out.join("tiny-base");
@@ -226,9 +228,17 @@ fn run() -> Result<()> {
                 &data_root,
                 &split,
                 teacher.as_deref(),
-                &device,
+                &devices,
             )?;
+            let halted = report["halted"] == serde_json::json!(true);
             summary.push(report);
+            if halted {
+                println!(
+                    "stage {}: stopped at --stop-after with a checkpoint; run again with --resume",
+                    plan.stage.number()
+                );
+                return Ok(());
+            }
         }
         current = dir.join("model");
     }
@@ -262,8 +272,9 @@ fn train_stage(
     data_root: &Path,
     split: &ZeroShotSplit,
     teacher: Option<&Path>,
-    device: &draction::burn::tensor::Device,
+    devices: &[draction::burn::tensor::Device],
 ) -> Result<serde_json::Value> {
+    let device = &devices[0];
     let stage = plan.stage;
     let mut base = args.flags.config(stage);
     base.random_frames = args.random_frames;
@@ -311,7 +322,7 @@ fn train_stage(
         &run_dir(&args.out, stage),
         args.resume,
         teacher.as_ref().map(|t| &t.model),
-        device,
+        devices,
     )
     .with_context(|| format!("stage {}", stage.number()))?;
     println!(

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use skeletonllm_model::load::bundle::{self, BaseLanguageModel, BundleManifest};
 use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config,
@@ -264,20 +264,12 @@ fn main() -> Result<()> {
             batch_size: args.batch,
             seed: args.seed,
             checkpoint_every: 25,
+            log_every: 10,
             lora: lora.clone(),
             train_vision: true,
             ..TrainConfig::authors(Stage::CrDistill)
         };
-        // Without a terminal (a log file) the bar is hidden: plain lines every 10 steps.
-        let tty = std::io::stderr().is_terminal();
-        let bar = ProgressBar::new(args.steps as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} step, ETA {eta} {msg}",
-            )
-            .map_err(|e| anyhow!("{e}"))?,
-        );
-        let mut log = Vec::new();
+        // The journal shows a bar on a terminal, plain lines every 10 steps in a log file.
         let (trained, report) = train(
             model,
             &samples,
@@ -286,24 +278,9 @@ fn main() -> Result<()> {
             &args.run,
             args.resume,
             None,
-            &train_device,
-            |s| {
-                if !tty && (s.step.is_multiple_of(10) || s.step == s.total_steps) {
-                    eprintln!(
-                        "step {}/{}: loss {:.3}, lr {:.2e}, {:.1} s/step",
-                        s.step, s.total_steps, s.loss, s.lr, s.seconds
-                    );
-                }
-                bar.set_position(s.step as u64);
-                bar.set_message(format!("loss {:.3} ({:.1} s/step)", s.loss, s.seconds));
-                log.push(
-                    serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr,
-                    "seconds": s.seconds}),
-                );
-            },
+            std::slice::from_ref(&train_device),
         )
         .map_err(|e| anyhow!("{e}"))?;
-        bar.finish();
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
         let n = report.losses.len().min(20);
         eprintln!(
@@ -321,7 +298,7 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?;
         std::fs::write(
             args.run.join("train_log.json"),
-            serde_json::to_string(&log)?,
+            serde_json::to_string(&report.logs)?,
         )?;
         eprintln!("wrote {}", args.out.display());
     }

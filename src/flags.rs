@@ -1,7 +1,7 @@
 //! Command-line flags shared by the `skeletonllm train` command and the `train_ntu` example:
 //! the optimisation settings of one stage, with the authors' values as defaults.
 
-use skeletonllm_model::LoraConfig;
+use skeletonllm_model::{BaseDtype, LoraConfig};
 use skeletonllm_train::train::{Stage, TrainConfig};
 
 /// The optimisation settings of a training stage (`--lr`, `--epochs`, LoRA, losses, …).
@@ -52,6 +52,23 @@ pub struct TrainFlags {
     /// Train the ViT and the LM too (models not pretrained, e.g. the tiny one).
     #[arg(long)]
     pub from_scratch: bool,
+    /// Devices to train on: `default`, `all`, or a list such as `cuda:0,cuda:1` (data
+    /// parallel: DDP on CUDA, burn-train's multi-device strategy elsewhere; `cpu,cpu` runs two
+    /// workers on the CPU).
+    #[arg(long, default_value = "default")]
+    pub devices: String,
+    /// Dtype of the frozen ViT and LM weights: auto (bf16 on CUDA, f16 on wgpu, f32 on the
+    /// CPU), f32, bf16 or f16; what trains stays f32.
+    #[arg(long, default_value = "auto", value_parser = parse_base_dtype)]
+    pub base_dtype: BaseDtype,
+    /// Stop after N optimizer steps with a checkpoint (the schedule still spans the whole run;
+    /// `--resume` continues it).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+}
+
+fn parse_base_dtype(s: &str) -> Result<BaseDtype, String> {
+    s.parse()
 }
 
 impl TrainFlags {
@@ -75,8 +92,8 @@ impl TrainFlags {
                 "--batch-size, --checkpoint-every and --lora-rank must be at least 1".into(),
             );
         }
-        if self.epochs == Some(0) || self.max_steps == Some(0) {
-            return Err("--epochs and --max-steps must be at least 1".into());
+        if self.epochs == Some(0) || self.max_steps == Some(0) || self.stop_after == Some(0) {
+            return Err("--epochs, --max-steps and --stop-after must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.distill_weight) {
             return Err(format!(
@@ -107,7 +124,19 @@ impl TrainFlags {
         config.distill_weight = self.distill_weight;
         config.distill_temperature = self.distill_temperature;
         config.from_scratch = self.from_scratch;
+        config.halt_after = self.stop_after;
+        config.base_dtype = self.base_dtype;
         config
+    }
+
+    /// The devices of `--devices`, as autodiff devices.
+    ///
+    /// # Errors
+    /// A message naming the entry that is not a device of this build.
+    pub fn devices(
+        &self,
+    ) -> Result<Vec<skeletonllm_train::draction::burn::tensor::Device>, String> {
+        skeletonllm_train::train::parse_devices(&self.devices).map_err(|e| e.to_string())
     }
 }
 

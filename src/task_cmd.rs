@@ -409,7 +409,8 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         bail!("{}: --teacher has no config.json", dir.display());
     }
     check_writable(&args.out)?;
-    let device = skeletonllm::device().autodiff();
+    let devices = args.flags.devices().map_err(|e| anyhow!(e))?;
+    let device = devices[0].clone();
     device.seed(args.flags.seed);
     let a = Assistant::load_for_training(&args.model, &device)?;
     let config = args.flags.config(stage);
@@ -431,7 +432,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         &args.out,
         args.resume,
         teacher.as_ref(),
-        &device,
+        &devices,
     )?;
     let summary = serde_json::to_string(&summary)?;
     outln!("{summary}")?;

@@ -3,11 +3,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::lm::cache::KvCache;
 use crate::lm::qwen2::{Qwen2Config, Qwen2ForCausalLm};
+use crate::precision::to_dtype;
 use crate::vision::intern_vit::{InternVit, InternVitConfig};
 use crate::vision::projector::{MultiModalProjector, MultiModalProjectorConfig};
 
@@ -260,9 +261,18 @@ impl InternVl {
     ///
     /// Panics if the patch grid is not square or not a multiple of the shuffle factor.
     pub fn get_image_features(&self, pixel_values: Tensor<4>) -> ImageFeatures {
+        // Each part runs in its own parameters' dtype (see `precision`).
+        let vit_dtype = self
+            .vision_tower
+            .embeddings
+            .position_embeddings
+            .base()
+            .dtype();
+        let projector_dtype = self.multi_modal_projector.layer_norm.gamma.base().dtype();
         let states = self
             .vision_tower
-            .forward_layers(pixel_values, self.vision_layers_used);
+            .forward_layers(to_dtype(pixel_values, vit_dtype), self.vision_layers_used);
+        let states = to_dtype(states, projector_dtype);
         ImageFeatures {
             features: self.multi_modal_projector.forward(states.clone()),
             vision_last_hidden_state: states,
@@ -300,6 +310,7 @@ impl InternVl {
                 }),
             };
         };
+        let features = to_dtype(features, embeds.dtype());
         let [n, t, d] = features.dims();
         if positions.len() != n * t {
             return Err(Error::ImageTokenMismatch {
@@ -441,11 +452,14 @@ impl InternVl {
             .forward(embeds, input.attention_mask.map(padding_mask), cache);
         let len = hidden.dims()[1];
         let first = input.logits_from.min(len.saturating_sub(1));
-        let logits = lm.head(if first > 0 {
-            hidden.narrow(1, first, len - first)
-        } else {
-            hidden
-        });
+        let logits = to_dtype(
+            lm.head(if first > 0 {
+                hidden.narrow(1, first, len - first)
+            } else {
+                hidden
+            }),
+            DType::F32,
+        );
         Ok(InternVlOutput { logits, image })
     }
 }

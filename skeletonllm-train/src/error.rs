@@ -54,6 +54,20 @@ pub enum TrainError {
         /// What went wrong.
         msg: String,
     },
+    /// burn-train stopped the run with an error of its own.
+    #[error("training failed: {0}")]
+    Training(String),
+    /// The run was stopped (from the dashboard) before its last step.
+    #[error(
+        "training stopped after step {step}; run again with --resume to continue from the last checkpoint in {}",
+        run_dir.display()
+    )]
+    Interrupted {
+        /// Steps done.
+        step: usize,
+        /// The run folder holding the checkpoint.
+        run_dir: PathBuf,
+    },
     /// A training setting is invalid.
     #[error("invalid training setting: {0}")]
     Config(String),

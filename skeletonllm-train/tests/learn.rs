@@ -164,8 +164,7 @@ fn stage1_learns_to_recognise_real_mocap_clips() {
         run.path(),
         false,
         None,
-        &device,
-        |_| {},
+        std::slice::from_ref(&device),
     )
     .unwrap();
     let seconds = started.elapsed().as_secs_f64();

@@ -14,6 +14,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::kernels::{self, linear};
 use crate::lm::cache::{KvCache, LayerKv};
+use crate::precision::to_dtype;
 
 /// How RoPE frequencies are scaled (HF `rope_scaling` / `rope_parameters`).
 #[derive(Config, Debug, PartialEq)]
@@ -284,7 +285,8 @@ pub fn apply_rotary(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4>
     let x1 = x.clone().narrow(3, 0, half);
     let x2 = x.clone().narrow(3, half, half);
     let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    x * cos.clone() + rotated * sin.clone()
+    let dtype = x.dtype();
+    x * to_dtype(cos.clone(), dtype) + rotated * to_dtype(sin.clone(), dtype)
 }
 
 /// SwiGLU MLP: `down_proj(silu(gate_proj(x)) * up_proj(x))`.

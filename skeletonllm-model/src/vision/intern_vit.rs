@@ -276,13 +276,16 @@ impl InternVitEmbeddings {
             return table;
         }
         let device = table.device();
+        let dtype = table.dtype();
         let cls = table.clone().narrow(1, 0, 1); // [1, 1, C]
         let grid = table.narrow(1, 1, g * g).reshape([g, g * c]); // [g(rows), g(cols)*C]
         // rows: [gh, g] x [g, g*C] -> [gh, g, C]
-        let wy = Tensor::<2>::from_data(TensorData::new(bicubic_matrix(g, gh), [gh, g]), &device);
+        let wy = Tensor::<2>::from_data(TensorData::new(bicubic_matrix(g, gh), [gh, g]), &device)
+            .cast(dtype);
         let y = wy.matmul(grid).reshape([gh, g, c]).swap_dims(0, 1); // [g(cols), gh, C]
         // cols: [gw, g] x [g, gh*C] -> [gw, gh, C]
-        let wx = Tensor::<2>::from_data(TensorData::new(bicubic_matrix(g, gw), [gw, g]), &device);
+        let wx = Tensor::<2>::from_data(TensorData::new(bicubic_matrix(g, gw), [gw, g]), &device)
+            .cast(dtype);
         let x = wx.matmul(y.reshape([g, gh * c])).reshape([gw, gh, c]);
         let patches = x.swap_dims(0, 1).reshape([1, gh * gw, c]); // [1, gh*gw, C], row-major
         Tensor::cat(vec![cls, patches], 1)

@@ -2,6 +2,10 @@
 //! losses, the learning-rate schedule and the resumable training loop ([`train`]).
 
 pub mod checkpoint;
+pub mod devices;
+pub mod journal;
+pub mod learner;
+pub mod loader;
 pub mod loss;
 pub mod run;
 pub mod sample;
@@ -10,8 +14,10 @@ pub mod stage;
 pub mod step;
 pub mod trainer;
 
+pub use devices::parse_devices;
+pub use learner::StageModel;
 pub use run::{RunSummary, export_config, run_stage};
 pub use sample::{Encoded, Sample, SkeletonRef, encode};
-pub use schedule::CosineWarmup;
+pub use schedule::{CosineWarmup, CosineWarmupScheduler};
 pub use stage::{Stage, Trainable, prepare_for_stage};
-pub use trainer::{StepLog, TrainConfig, TrainReport, train};
+pub use trainer::{StepLog, TrainConfig, TrainReport, strategy, train};

@@ -1,10 +1,9 @@
 //! One training stage as a run folder, the way the CLI's `train` and the `train_ntu` example
 //! run it: a JSON line per optimizer step in `log.jsonl` (appended, so a resumed run continues
-//! it), a progress bar on the terminal, checkpoints (by [`train`]), then the trained model
+//! it), burn-train's dashboard or a progress bar, checkpoints (all by [`train`]), then the trained model
 //! exported to `model/` (LoRA folded in, the input model's config and tokenizer) and a summary
 //! in `train.json`, both written atomically.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -30,6 +29,8 @@ pub struct RunSummary {
     pub steps: usize,
     /// Whether the run went on from a checkpoint.
     pub resumed: bool,
+    /// Whether it stopped early (`halt_after`), with a checkpoint to resume from.
+    pub halted: bool,
     /// Loss of the first step of this process.
     pub first_loss: Option<f32>,
     /// Loss of the last step.
@@ -73,7 +74,7 @@ pub fn run_stage(
     run_dir: &Path,
     resume: bool,
     teacher: Option<&SkeletonLlm>,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<RunSummary> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -89,46 +90,9 @@ pub fn run_stage(
         .map_err(|e| unwritable(&e))?;
     let tokenizer_json: Value =
         serde_json::from_str(&tokenizer_text).map_err(|e| unwritable(&e))?;
-    let log_path = run_dir.join("log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(io(&log_path))?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut step_seconds = Vec::new();
-    let mut log_error = None;
     let (model, report) = train(
-        model,
-        samples,
-        tokenizer,
-        config,
-        run_dir,
-        resume,
-        teacher,
-        device,
-        |s| {
-            bar.set_length(s.total_steps as u64);
-            bar.set_position(s.step as u64);
-            bar.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-            step_seconds.push(s.seconds);
-            if let Ok(line) = serde_json::to_string(s)
-                && let Err(e) = writeln!(log, "{line}")
-            {
-                log_error.get_or_insert(e);
-            }
-        },
+        model, samples, tokenizer, config, run_dir, resume, teacher, devices,
     )?;
-    bar.finish_and_clear();
-    if let Some(e) = log_error {
-        return Err(io(&log_path)(e));
-    }
     let out_model = model_dir(run_dir);
     let internvl = merge_lora(model.internvl);
     save_pretrained(
@@ -146,11 +110,13 @@ pub fn run_stage(
         samples: samples.len(),
         steps: report.steps,
         resumed: report.resumed,
+        halted: report.halted,
         first_loss: report.losses.first().copied(),
         last_loss: report.losses.last().copied(),
         mean_first5: mean(&report.losses[..k]),
         mean_last5: mean(&report.losses[report.losses.len() - k..]),
-        seconds_per_step: step_seconds.iter().sum::<f64>() / step_seconds.len().max(1) as f64,
+        seconds_per_step: report.logs.iter().map(|l| l.seconds).sum::<f64>()
+            / report.logs.len().max(1) as f64,
         model: out_model,
     };
     let text = serde_json::to_string_pretty(&summary)

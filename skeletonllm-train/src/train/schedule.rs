@@ -35,6 +35,34 @@ impl CosineWarmup {
     }
 }
 
+/// [`CosineWarmup`] as burn-train's learning-rate scheduler: the optimizer steps taken are its
+/// state (a resumed run starts it at the checkpoint's step).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CosineWarmupScheduler {
+    /// The schedule.
+    pub schedule: CosineWarmup,
+    /// Optimizer steps taken.
+    pub step: usize,
+}
+
+impl burn::optim::lr_scheduler::LrScheduler for CosineWarmupScheduler {
+    fn step(&mut self) -> burn::optim::LearningRate {
+        let lr = self.schedule.lr(self.step);
+        self.step += 1;
+        lr
+    }
+
+    fn to_record(&self) -> burn::optim::lr_scheduler::LrSchedulerRecord {
+        burn::optim::lr_scheduler::LrSchedulerRecord::new().with_scalar("step", self.step as u64)
+    }
+
+    fn load_record(&mut self, record: burn::optim::lr_scheduler::LrSchedulerRecord) {
+        if let Some(step) = record.scalar::<u64>("step") {
+            self.step = step as usize;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +79,17 @@ mod tests {
         for k in 10..99 {
             assert!(s.lr(k + 1) <= s.lr(k));
         }
+    }
+
+    #[test]
+    fn the_scheduler_steps_through_the_schedule_and_keeps_its_place() {
+        use burn::optim::lr_scheduler::LrScheduler;
+        let schedule = CosineWarmup::new(1e-3, 0.1, 100);
+        let mut a = CosineWarmupScheduler { schedule, step: 0 };
+        let first: Vec<f64> = (0..30).map(|_| a.step()).collect();
+        assert_eq!(first, (0..30).map(|k| schedule.lr(k)).collect::<Vec<_>>());
+        let mut b = CosineWarmupScheduler { schedule, step: 0 };
+        b.load_record(a.to_record());
+        assert_eq!(b.step(), schedule.lr(30));
     }
 }

@@ -2,27 +2,43 @@
 //! warm-up, gradient accumulation, optional logit distillation and margin losses, atomic
 //! checkpoints and exact resumption.
 //!
+//! The loop is burn-train's: a `Learner` over [`StageModel`] (whose `TrainStep` runs the losses
+//! of [`crate::train::step`]), fed by [`StepLoader`], checkpointed by [`Checkpoints`], reported
+//! by [`Journal`], on one device or several.
+//!
 //! Exactness of `resume`: the data order of an epoch is a permutation drawn from
 //! `(seed, epoch)`, each sample's frames from `(seed, epoch, sample)`, and the device's RNG (LoRA
-//! dropout) is re-seeded from `(seed, step, micro-step)`; the checkpoint stores the trainable
-//! parameters with their ids, the optimizer state and the position, so a resumed run performs
-//! the same updates as an uninterrupted one.
+//! dropout) is re-seeded from `(seed, step, micro-step)`; the checkpoint stores the parameters
+//! with their ids, the optimizer state and the position, so a resumed run performs the same
+//! updates as an uninterrupted one. (With the CPU listed as several devices, the workers share
+//! one RNG, so dropout masks then depend on thread timing; exactness there needs dropout 0.)
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
-use draction::prep::Sampler as FrameSampler;
-use draction::render::{Clip, Rasterizer};
-use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+use burn::tensor::{DType, Device};
+use burn::train::logger::InMemoryMetricLogger;
+use burn::train::metric::LearningRateMetric;
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+};
+use draction::render::Rasterizer;
+use skeletonllm_model::{BaseDtype, InternVlTokenizer, LoraConfig, SkeletonLlm, cast_frozen_bases};
 
 use crate::error::{Result, TrainError};
-use crate::train::checkpoint::{self, TrainState};
+use crate::train::checkpoint::{self, Checkpoints, EveryChunk};
+pub use crate::train::journal::StepLog;
+use crate::train::journal::{Journal, JournalMetric, PartMetric, Quiet};
+use crate::train::learner::{StageModel, StepContext};
+use crate::train::loader::{NoValidation, RunPlan, StepLoader};
+pub use crate::train::loader::{epoch_order, mix};
 use crate::train::sample::Sample;
-use crate::train::schedule::CosineWarmup;
+use crate::train::schedule::{CosineWarmup, CosineWarmupScheduler};
 use crate::train::stage::{Stage, prepare_for_stage};
-use crate::train::step;
 
 /// Settings of one training stage (the authors' values as defaults).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -43,8 +59,17 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Write a checkpoint every this many optimizer steps (0 = only at the end).
     pub checkpoint_every: usize,
-    /// Stop after this many optimizer steps in total (None = all epochs).
+    /// Stop after this many optimizer steps in total (None = all epochs); the schedule
+    /// spans only these steps.
     pub max_steps: Option<usize>,
+    /// Stop this process after this many optimizer steps, with a checkpoint, as a kill after
+    /// it would; the schedule still spans the whole run, which `resume` continues.
+    pub halt_after: Option<usize>,
+    /// Show burn-train's terminal dashboard when standard output is a terminal.
+    pub dashboard: bool,
+    /// Without a dashboard and with stderr not a terminal (a log file), print a plain line to
+    /// stderr every this many steps (0 = never).
+    pub log_every: usize,
     /// LoRA settings, for stages that attach adapters.
     #[serde(skip)]
     pub lora: LoraConfig,
@@ -66,6 +91,9 @@ pub struct TrainConfig {
     pub from_scratch: bool,
     /// Train the vision tower too (one trained from scratch under a pretrained language model).
     pub train_vision: bool,
+    /// The dtype of the frozen ViT and LM weights (trainable parts stay f32).
+    #[serde(skip)]
+    pub base_dtype: BaseDtype,
 }
 
 impl TrainConfig {
@@ -82,6 +110,9 @@ impl TrainConfig {
             seed: 42,
             checkpoint_every: 100,
             max_steps: None,
+            halt_after: None,
+            dashboard: true,
+            log_every: 0,
             lora: LoraConfig::new(32, 64.0).with_dropout(0.05),
             margin_weight: 0.0,
             margin: 1.0,
@@ -91,25 +122,9 @@ impl TrainConfig {
             random_frames: true,
             from_scratch: false,
             train_vision: false,
+            base_dtype: BaseDtype::Auto,
         }
     }
-}
-
-/// What one optimizer step did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct StepLog {
-    /// Optimizer step (1-based, over the whole run).
-    pub step: usize,
-    /// Of this many.
-    pub total_steps: usize,
-    /// Epoch (0-based).
-    pub epoch: usize,
-    /// Mean loss over the step's samples.
-    pub loss: f32,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Wall time of the step in seconds.
-    pub seconds: f64,
 }
 
 /// The outcome of [train].
@@ -121,40 +136,26 @@ pub struct TrainReport {
     pub steps: usize,
     /// Whether the run continued from a checkpoint.
     pub resumed: bool,
+    /// Whether the run stopped early at `halt_after`, with a checkpoint to resume from.
+    pub halted: bool,
+    /// The steps this process ran, as logged to `log.jsonl`.
+    pub logs: Vec<StepLog>,
 }
 
-fn mix(a: u64, b: u64) -> u64 {
-    // splitmix64 of a combination: independent streams per (seed, epoch, index).
-    let mut z = a
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(b)
-        .wrapping_add(0x632B_E59B_D9B4_E019);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The order of the samples in `epoch`: a Fisher–Yates permutation from `(seed, epoch)`.
-pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut state = mix(seed, epoch as u64);
-    for i in (1..n).rev() {
-        state = mix(state, i as u64);
-        let j = (state % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
-}
-
-/// Trains `model` on `samples` for `config.stage`, checkpointing into `run_dir`; with `resume`
-/// it continues from the checkpoint there. `teacher` (same tokenizer) is needed for logit
-/// distillation. `on_step` sees every optimizer step.
+/// Trains `model` on `samples` for `config.stage` through burn-train's `Learner`, on
+/// `devices` (one: that device; several: data parallel, see [`strategy`]), checkpointing into
+/// `run_dir`; with `resume` it continues from the checkpoint there. `teacher` (same tokenizer)
+/// is needed for logit distillation.
 ///
-/// `device` must be an autodiff device and the model must live on it.
+/// Every step is logged to `run_dir/log.jsonl`; burn-train's dashboard shows the metrics when
+/// standard output is a terminal, else a progress bar runs on stderr. The frozen ViT and LM
+/// weights run in `config.base_dtype`. The returned model has no autodiff (burn-train's
+/// `valid()` model) and is f32 throughout.
 ///
 /// # Errors
-/// [`TrainError::Config`] for an empty sample list or a zero batch; errors of skeletons,
-/// encoding and checkpoints, naming their files.
+/// [`TrainError::Config`] for an empty sample list, a zero batch or no device; errors of
+/// skeletons, encoding and checkpoints, naming their files; [`TrainError::Interrupted`] when
+/// the run was stopped from the dashboard.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     model: SkeletonLlm,
@@ -164,32 +165,45 @@ pub fn train(
     run_dir: &std::path::Path,
     resume: bool,
     teacher: Option<&SkeletonLlm>,
-    device: &Device,
-    mut on_step: impl FnMut(&StepLog),
+    devices: &[Device],
 ) -> Result<(SkeletonLlm, TrainReport)> {
     if samples.is_empty() || config.batch_size == 0 || config.epochs == 0 {
         return Err(TrainError::Config(
             "need at least one sample, one epoch and a batch size of at least 1".into(),
         ));
     }
+    let Some(main) = devices.first() else {
+        return Err(TrainError::Config("need at least one device".into()));
+    };
     if config.distill_weight > 0.0 && teacher.is_none() {
         return Err(TrainError::Config(
             "logit distillation (distill_weight > 0) needs a teacher model".into(),
         ));
     }
+    let base_dtype = config.base_dtype.resolve(main);
     // The teacher runs without gradients, on the plain device: converted once.
-    let teacher = teacher.map(Module::valid);
+    let teacher = teacher.map(|t| {
+        let mut t = t.valid();
+        t.internvl = cast_frozen_bases(t.internvl, base_dtype);
+        t
+    });
     std::fs::create_dir_all(run_dir).map_err(|source| TrainError::Io {
         path: run_dir.to_path_buf(),
         source,
     })?;
-    let mut model = prepare_for_stage(
+    let model = prepare_for_stage(
         model,
         config.stage,
         &config.lora,
         config.from_scratch,
         config.train_vision,
     );
+    let mut model = StageModel {
+        model: SkeletonLlm {
+            internvl: cast_frozen_bases(model.internvl, base_dtype),
+            ..model
+        },
+    };
     let mut optimizer: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay as f32)
         .init();
@@ -199,120 +213,146 @@ pub fn train(
         total = total.min(max);
     }
     let schedule = CosineWarmup::new(config.lr, config.warmup_ratio, total);
-    let mut state = TrainState {
-        stage: config.stage,
-        epoch: 0,
-        step_in_epoch: 0,
-        global_step: 0,
-        losses: Vec::new(),
-        seed: config.seed,
-        samples: samples.len(),
-    };
-    let mut resumed = false;
+    let (mut start, mut losses, mut resumed) = (0, Vec::new(), false);
     if resume && let Some(dir) = checkpoint::latest(run_dir) {
-        let (m, o, s) = checkpoint::load(&dir, model, optimizer)?;
+        let s = checkpoint::read_state(&dir)?;
         if s.stage != config.stage || s.seed != config.seed || s.samples != samples.len() {
             return Err(TrainError::Checkpoint {
-                path: dir.join("state.json"),
+                path: dir.join(checkpoint::STATE_FILE),
                 msg: format!(
                     "was written by another run (stage {:?}, seed {}, {} samples)",
                     s.stage, s.seed, s.samples
                 ),
             });
         }
-        (model, optimizer, state) = (m, o, s);
-        resumed = true;
+        model = model
+            .try_load_record(checkpoint::read_model(&dir)?)
+            .map_err(|e| TrainError::Checkpoint {
+                path: dir.join(checkpoint::MODEL_FILE),
+                msg: format!("does not fit the model: {e:?}"),
+            })?;
+        optimizer = optimizer.load_record(checkpoint::read_optimizer(&dir)?);
+        (start, losses, resumed) = (s.global_step, s.losses, true);
     }
-    while state.global_step < total && state.epoch < config.epochs {
-        let order = epoch_order(samples.len(), config.seed, state.epoch);
-        while state.step_in_epoch < steps_per_epoch && state.global_step < total {
-            let started = std::time::Instant::now();
-            let lo = state.step_in_epoch * config.batch_size;
-            let batch = &order[lo..(lo + config.batch_size).min(order.len())];
-            let mut accumulator = GradientsAccumulator::<SkeletonLlm>::new();
-            let mut loss_sum = 0.0f32;
-            for (k, &index) in batch.iter().enumerate() {
-                device.seed(mix(mix(config.seed, state.global_step as u64), k as u64));
-                let sample = &samples[index];
-                let frame_seed = mix(mix(config.seed, state.epoch as u64), index as u64);
-                let clip = prepare_clip(sample, config.random_frames, frame_seed, &model)?;
-                let total_loss = step::sample_loss(
-                    &model,
-                    teacher.as_ref(),
-                    sample,
-                    &clip,
-                    tokenizer,
-                    config,
-                    device,
-                )?;
-                let value = total_loss.clone().into_scalar::<f32>();
-                if !value.is_finite() {
-                    return Err(TrainError::Sample(format!(
-                        "sample {}: the loss is {value} at step {}",
-                        sample.id,
-                        state.global_step + 1
-                    )));
-                }
-                loss_sum += value;
-                let grads = (total_loss / batch.len() as f64).backward();
-                accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
-            }
-            let lr = schedule.lr(state.global_step);
-            model = optimizer.step(lr, model, accumulator.grads());
-            state.global_step += 1;
-            state.step_in_epoch += 1;
-            let mean = loss_sum / batch.len() as f32;
-            state.losses.push(mean);
-            let epoch = state.epoch;
-            let epoch_done = state.step_in_epoch == steps_per_epoch;
-            if epoch_done {
-                state.epoch += 1;
-                state.step_in_epoch = 0;
-            }
-            on_step(&StepLog {
-                step: state.global_step,
-                total_steps: total,
-                epoch,
-                loss: mean,
-                lr,
-                seconds: started.elapsed().as_secs_f64(),
-            });
-            let due = config.checkpoint_every > 0
-                && state.global_step.is_multiple_of(config.checkpoint_every);
-            if due || state.global_step == total {
-                checkpoint::save(run_dir, &model, &optimizer, &state)?;
-            }
-            if epoch_done {
-                break; // the next epoch draws its own order
-            }
-        }
-        if state.global_step >= total {
-            break;
-        }
-    }
-    let report = TrainReport {
-        losses: state.losses.clone(),
-        steps: state.global_step,
-        resumed,
+    let end = config.halt_after.map_or(total, |h| h.min(total)).max(start);
+    let plan = Arc::new(RunPlan {
+        samples: samples.len(),
+        batch_size: config.batch_size,
+        steps_per_epoch,
+        total,
+        start,
+        end,
+        every: config.checkpoint_every,
+        seed: config.seed,
+    });
+    let report = |mut model: SkeletonLlm, losses: Vec<f32>, logs: Vec<StepLog>| {
+        // Back to f32 everywhere (the model has no autodiff now, so every weight is "frozen").
+        model.internvl = cast_frozen_bases(model.internvl, DType::F32);
+        let steps = losses.len();
+        let report = TrainReport {
+            losses,
+            steps,
+            resumed,
+            halted: steps < total,
+            logs,
+        };
+        (model, report)
     };
-    Ok((model, report))
+    if start >= end {
+        return Ok(report(model.valid().model, losses, Vec::new()));
+    }
+    let interrupter = Interrupter::new();
+    let context = Arc::new(StepContext {
+        samples: samples.to_vec().into(),
+        tokenizer: tokenizer.clone(),
+        config: config.clone(),
+        teacher,
+        failure: Mutex::new(None),
+        interrupter: interrupter.clone(),
+    });
+    let dashboard = config.dashboard && std::io::stdout().is_terminal();
+    let journal = Journal::new(run_dir, schedule, losses, dashboard, config.log_every)?;
+    let checkpoints = Checkpoints::new(
+        run_dir,
+        plan.clone(),
+        config.stage,
+        journal.clone(),
+        context.clone(),
+    );
+    let (model_part, optimizer_part, scheduler_part) = checkpoints.parts();
+    let loader = StepLoader::new(plan.clone(), context.clone(), devices.len(), main.clone());
+    let mut training = SupervisedTraining::new(run_dir, Arc::new(loader), Arc::new(NoValidation))
+        .with_interrupter(interrupter)
+        .with_application_logger(None)
+        .with_metric_logger(InMemoryMetricLogger::default())
+        .with_custom_checkpointers(model_part, optimizer_part, scheduler_part)
+        .with_checkpointing_strategy(EveryChunk)
+        .num_epochs(plan.chunk_ends().len())
+        .metric_train(JournalMetric::new(journal.clone()))
+        .metric_train_numeric(PartMetric::loss())
+        .metric_train_numeric(PartMetric::cross_entropy())
+        .metric_train_numeric(PartMetric::token_accuracy())
+        .metric_train_numeric(LearningRateMetric::new())
+        .metric_train_numeric(PartMetric::throughput())
+        .with_training_strategy(strategy(devices));
+    if config.distill_weight > 0.0 {
+        training = training.metric_train_numeric(PartMetric::distillation());
+    }
+    if config.margin_weight > 0.0 {
+        training = training.metric_train_numeric(PartMetric::margin());
+    }
+    if !dashboard {
+        training = training.renderer(Box::new(Quiet));
+    }
+    let scheduler = CosineWarmupScheduler {
+        schedule,
+        step: start,
+    };
+    let result = training.launch(Learner::new(model, optimizer, scheduler));
+    journal.finish();
+    if let Some(e) = context.take_failure() {
+        return Err(e);
+    }
+    if let Some(e) = journal.take_error() {
+        return Err(e);
+    }
+    if let Some(e) = result.error {
+        return Err(TrainError::Training(e.to_string()));
+    }
+    let losses = journal.losses();
+    if losses.len() < end {
+        return Err(TrainError::Interrupted {
+            step: losses.len(),
+            run_dir: run_dir.to_path_buf(),
+        });
+    }
+    Ok(report(result.model.model, losses, journal.logs()))
 }
 
-fn prepare_clip(
-    sample: &Sample,
-    random_frames: bool,
-    seed: u64,
-    model: &SkeletonLlm,
-) -> Result<Clip> {
-    let skel = sample.skeleton.load()?;
-    let sampler = if random_frames {
-        FrameSampler::Random { seed }
-    } else {
-        FrameSampler::Middle
-    };
-    model
-        .clip(&skel, sample.frames(), sampler)
-        .map_err(|e| TrainError::skeleton(format!("sample {}", sample.id), e))
+/// burn-train's execution strategy for `devices`: one device as is; several CUDA devices by
+/// distributed data parallel (NCCL all-reduce, summed: each loss is already divided by the
+/// global batch); several of any other backend (or the CPU listed twice) by burn-train's
+/// multi-device strategy with the optimizer state sharded over them.
+pub fn strategy(devices: &[Device]) -> TrainingStrategy<StageModel> {
+    match devices {
+        [one] => ExecutionStrategy::SingleDevice(one.clone()).into(),
+        _ if cfg!(feature = "cuda") && devices.iter().all(|d| !is_cpu(d)) => {
+            ExecutionStrategy::ddp(
+                devices.to_vec(),
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Sum,
+                },
+            )
+            .into()
+        }
+        _ => {
+            ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimSharded).into()
+        }
+    }
+}
+
+fn is_cpu(device: &Device) -> bool {
+    format!("{device:?}").to_ascii_lowercase().contains("flex")
 }
 
 /// Where a finished stage's artefacts go inside a run directory.
