@@ -1,7 +1,11 @@
-//! The weight-memory table of README ("Memory on paper"): parameter counts of InternVL3-1B, -2B
-//! and -8B from their configs ([`InternVlConfig::param_counts`], no weights needed) and the bytes
-//! they take per dtype, plus what the trained parts need in f32 with AdamW (LoRA r32 on the
-//! seven decoder projections, the projector).
+//! The memory tables of README ("Memory on paper and measured"): parameter counts of
+//! InternVL3-1B, -2B and -8B from their configs ([`InternVlConfig::param_counts`], no weights
+//! needed) and the bytes they take per dtype, what the trained parts need in f32 with AdamW
+//! (LoRA r32 on the seven decoder projections, the projector), and the activations one
+//! training sample of 12 × 448² frames keeps for the backward pass, on paper: per layer, the
+//! tensors each op saves (linear in the tokens) plus the attention scores and probabilities
+//! (quadratic; zero with a fused attention kernel that recomputes them).
+//! `examples/memory_probe.rs` measures the same per layer.
 //!
 //! ```sh
 //! cargo run --example memory_table
@@ -20,6 +24,31 @@ const MODELS: [(&str, usize, usize, usize, usize, usize); 3] = [
 
 fn gib(bytes: usize) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
+}
+
+/// Image tokens of one 448² frame in the ViT (1 + 32²) and, after pixel shuffle, in the LM.
+const VIT_TOKENS: usize = 1025;
+const LM_IMAGE_TOKENS: usize = 256;
+const FRAMES: usize = 12;
+/// Text tokens around the images (prompt and answer).
+const TEXT_TOKENS: usize = 100;
+
+/// Activation values one ViT layer keeps per sample: `(linear, attention)`. Per token: the two
+/// layer norms' outputs, q/k/v, the attention output, the projection, both layer-scale
+/// products, fc1, GELU, fc2 and the residuals (about 19 widths); per image and head the
+/// scores and probabilities.
+fn vit_layer_values(width: usize, heads: usize) -> (usize, usize) {
+    let n = FRAMES * VIT_TOKENS;
+    (19 * width * n, 2 * heads * FRAMES * VIT_TOKENS * VIT_TOKENS)
+}
+
+/// Activation values one LM layer keeps per sample: `(linear, attention)`. Per token: the two
+/// RMS norms, q/k/v before and after RoPE, the attention output, o_proj, the residual, gate,
+/// up, SwiGLU and down; per head the causal scores and probabilities over the sequence.
+fn lm_layer_values(d: usize, inter: usize, heads: usize, kv: usize) -> (usize, usize) {
+    let s = FRAMES * LM_IMAGE_TOKENS + TEXT_TOKENS;
+    let kv_dim = kv * d / heads;
+    ((8 * d + 3 * kv_dim + 3 * inter) * s, 2 * heads * s * s)
 }
 
 fn main() {
@@ -48,6 +77,24 @@ fn main() {
             gib(2 * bases),
             lora as f64 / 1e6,
             gib(16 * trained),
+        );
+    }
+    println!();
+    println!(
+        "| model | activations / sample, bf16: per ViT layer | per LM layer | whole model (24 ViT layers + LM) | with fused attention (linear terms only) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, d, inter, layers, heads, kv) in MODELS {
+        let (vl, va) = vit_layer_values(1024, 16);
+        let (ll, la) = lm_layer_values(d, inter, heads, kv);
+        let total = 24 * (vl + va) + layers * (ll + la);
+        let fused = 24 * vl + layers * ll;
+        println!(
+            "| {name} | {:.2} GiB | {:.2} GiB | {:.1} GiB | {:.1} GiB |",
+            gib(2 * (vl + va)),
+            gib(2 * (ll + la)),
+            gib(2 * total),
+            gib(2 * fused),
         );
     }
 }

@@ -15,7 +15,6 @@
 //! captioning with template captions. The trainable set is Stage 3's (renderer, projector,
 //! LoRA) plus the ViT; plain answer cross entropy.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -208,31 +207,17 @@ fn main() -> Result<()> {
             ..AlignConfig::default()
         };
         let t = Instant::now();
-        let abar = ProgressBar::new(args.align_steps as u64);
-        let mut recent = Vec::new();
-        let model = align::align(
-            model,
-            &aligned,
-            targets,
-            &align_config,
-            &train_device,
-            |step, loss, acc| {
-                abar.set_position(step as u64);
-                abar.set_message(format!("align loss {loss:.3}, token accuracy {acc:.2}"));
-                recent.push((loss, acc));
-                if !std::io::stderr().is_terminal() && step.is_multiple_of(100) {
-                    let n = recent.len().min(100) as f32;
-                    let tail = &recent[recent.len() - n as usize..];
-                    eprintln!(
-                        "align step {step}: loss {:.3}, token accuracy {:.3} (mean of last {n})",
-                        tail.iter().map(|r| r.0).sum::<f32>() / n,
-                        tail.iter().map(|r| r.1).sum::<f32>() / n
-                    );
-                }
-            },
-        )
-        .map_err(|e| anyhow!("{e}"))?;
-        abar.finish();
+        let (model, report) = align::align(model, &aligned, targets, &align_config, &train_device)
+            .map_err(|e| anyhow!("{e}"))?;
+        let windows = &report.window_accuracies;
+        eprintln!(
+            "alignment: token accuracy per window {:?}; kept window {}",
+            windows
+                .iter()
+                .map(|a| (a * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+            report.best_window + 1
+        );
         eprintln!(
             "alignment: {} steps in {:.0} s",
             args.align_steps,

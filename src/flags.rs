@@ -61,6 +61,10 @@ pub struct TrainFlags {
     /// CPU), f32, bf16 or f16; what trains stays f32.
     #[arg(long, default_value = "auto", value_parser = parse_base_dtype)]
     pub base_dtype: BaseDtype,
+    /// Burn's gradient checkpointing: recompute memory-bound ops in the backward pass instead of
+    /// keeping their activations.
+    #[arg(long)]
+    pub grad_checkpointing: bool,
     /// Stop after N optimizer steps with a checkpoint (the schedule still spans the whole run;
     /// `--resume` continues it).
     #[arg(long)]
@@ -129,14 +133,16 @@ impl TrainFlags {
         config
     }
 
-    /// The devices of `--devices`, as autodiff devices.
+    /// The devices of `--devices`, as autodiff devices (with gradient checkpointing under
+    /// `--grad-checkpointing`).
     ///
     /// # Errors
     /// A message naming the entry that is not a device of this build.
     pub fn devices(
         &self,
     ) -> Result<Vec<skeletonllm_train::draction::burn::tensor::Device>, String> {
-        skeletonllm_train::train::parse_devices(&self.devices).map_err(|e| e.to_string())
+        skeletonllm_train::train::parse_devices(&self.devices, self.grad_checkpointing)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -59,7 +59,6 @@ fn alignment_pulls_image_tokens_to_their_label() {
     let clips = vec![(walk, 0usize), (still, 1usize)];
     let embed_before = embedding(&model);
     let vit_before = patch_weights(&model);
-    let mut log = Vec::new();
     let config = AlignConfig {
         steps: 40,
         batch_size: 2,
@@ -67,11 +66,18 @@ fn alignment_pulls_image_tokens_to_their_label() {
         frames: 2,
         ..AlignConfig::default()
     };
-    let model = align(model, &clips, targets, &config, &device, |_, loss, acc| {
-        log.push((loss, acc))
-    })
-    .unwrap();
-    let (first, last) = (log[0], log[log.len() - 1]);
+    let (model, report) = align(model, &clips, targets, &config, &device).unwrap();
+    assert_eq!(report.losses.len(), 40);
+    assert_eq!(
+        report.window_accuracies.len(),
+        1,
+        "one window of 50 steps (cut to 40)"
+    );
+    let n = report.losses.len() - 1;
+    let (first, last) = (
+        (report.losses[0], report.accuracies[0]),
+        (report.losses[n], report.accuracies[n]),
+    );
     println!(
         "alignment: loss {} -> {}, token accuracy {} -> {}",
         first.0, last.0, first.1, last.1
@@ -91,15 +97,8 @@ fn bad_label_index_is_an_error() {
     let a = Assistant::tiny_random(&["a"], renderer, &device).unwrap();
     let targets = label_embeddings(&a.model, &a.tokenizer, &["a"]).unwrap();
     let clips = vec![(Arc::new(synthetic::walking_ntu(8, 1)), 3usize)];
-    let err = align(
-        a.model,
-        &clips,
-        targets,
-        &AlignConfig::default(),
-        &device,
-        |_, _, _| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let err = align(a.model, &clips, targets, &AlignConfig::default(), &device)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("label index 3"), "{err}");
 }

@@ -12,9 +12,13 @@ use crate::error::{Result, TrainError};
 /// - a comma list of `cuda:N`, `wgpu:N` and `cpu`; `cpu` may repeat (several workers share the
 ///   CPU, which tests the multi-device path on a machine without GPUs).
 ///
+/// With `gradient_checkpointing`, the devices recompute memory-bound ops in the backward pass
+/// instead of keeping their activations (Burn's gradient checkpointing); the model must then be
+/// created or loaded on them.
+///
 /// # Errors
 /// [`TrainError::Config`] naming the entry that is unknown, not built in, or out of range.
-pub fn parse_devices(spec: &str) -> Result<Vec<Device>> {
+pub fn parse_devices(spec: &str, gradient_checkpointing: bool) -> Result<Vec<Device>> {
     let bad = |msg: String| TrainError::Config(format!("--devices {spec}: {msg}"));
     let spec = spec.trim();
     let devices = match spec {
@@ -28,7 +32,17 @@ pub fn parse_devices(spec: &str) -> Result<Vec<Device>> {
     if devices.is_empty() {
         return Err(bad("no device found".into()));
     }
-    Ok(devices.into_iter().map(Device::autodiff).collect())
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let d = d.autodiff();
+            if gradient_checkpointing {
+                d.gradient_checkpointing()
+            } else {
+                d
+            }
+        })
+        .collect())
 }
 
 fn all_devices() -> Vec<Device> {
@@ -101,17 +115,24 @@ mod tests {
 
     #[test]
     fn cpu_lists_and_bad_entries() {
-        assert_eq!(parse_devices("default").unwrap().len(), 1);
-        assert!(parse_devices("default").unwrap()[0].is_autodiff());
+        assert_eq!(parse_devices("default", false).unwrap().len(), 1);
+        assert!(parse_devices("default", false).unwrap()[0].is_autodiff());
+        let plain = &parse_devices("default", false).unwrap()[0];
+        let gc = &parse_devices("default", true).unwrap()[0];
+        assert!(gc.is_autodiff());
+        assert_ne!(
+            gc.gradient_checkpointing_strategy(),
+            plain.gradient_checkpointing_strategy()
+        );
         #[cfg(feature = "flex")]
-        assert_eq!(parse_devices("cpu,cpu").unwrap().len(), 2);
-        let e = parse_devices("cpu,tpu:0").unwrap_err().to_string();
+        assert_eq!(parse_devices("cpu,cpu", false).unwrap().len(), 2);
+        let e = parse_devices("cpu,tpu:0", false).unwrap_err().to_string();
         assert!(e.contains("`tpu:0` is not a device"), "{e}");
-        let e = parse_devices("cuda:x").unwrap_err().to_string();
+        let e = parse_devices("cuda:x", false).unwrap_err().to_string();
         assert!(e.contains("device number"), "{e}");
         #[cfg(not(feature = "cuda"))]
         {
-            let e = parse_devices("cuda:1").unwrap_err().to_string();
+            let e = parse_devices("cuda:1", false).unwrap_err().to_string();
             assert!(e.contains("--features cuda"), "{e}");
         }
     }

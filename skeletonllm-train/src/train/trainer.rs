@@ -24,7 +24,8 @@ use burn::tensor::{DType, Device};
 use burn::train::logger::InMemoryMetricLogger;
 use burn::train::metric::LearningRateMetric;
 use burn::train::{
-    ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+    ExecutionStrategy, Interrupter, Learner, LearnerModel, MultiDeviceOptim, SupervisedTraining,
+    TrainingStrategy,
 };
 use draction::render::Rasterizer;
 use skeletonllm_model::{BaseDtype, InternVlTokenizer, LoraConfig, SkeletonLlm, cast_frozen_bases};
@@ -143,7 +144,9 @@ pub struct TrainReport {
 }
 
 /// Trains `model` on `samples` for `config.stage` through burn-train's `Learner`, on
-/// `devices` (one: that device; several: data parallel, see [`strategy`]), checkpointing into
+/// `devices` (one: that device; several: data parallel, see [`strategy`]; for Burn's gradient
+/// checkpointing, devices made with `Device::gradient_checkpointing` and the model created on
+/// the first, as [`crate::train::parse_devices`] does), checkpointing into
 /// `run_dir`; with `resume` it continues from the checkpoint there. `teacher` (same tokenizer)
 /// is needed for logit distillation.
 ///
@@ -333,7 +336,7 @@ pub fn train(
 /// distributed data parallel (NCCL all-reduce, summed: each loss is already divided by the
 /// global batch); several of any other backend (or the CPU listed twice) by burn-train's
 /// multi-device strategy with the optimizer state sharded over them.
-pub fn strategy(devices: &[Device]) -> TrainingStrategy<StageModel> {
+pub fn strategy<M: LearnerModel>(devices: &[Device]) -> TrainingStrategy<M> {
     match devices {
         [one] => ExecutionStrategy::SingleDevice(one.clone()).into(),
         _ if cfg!(feature = "cuda") && devices.iter().all(|d| !is_cpu(d)) => {

@@ -24,12 +24,18 @@ pub struct Fixture {
     pub tok: InternVlTokenizer,
     /// The samples.
     pub samples: Vec<Sample>,
+    /// The tiny model every run starts from.
+    base: SkeletonLlm,
 }
 
 impl Fixture {
-    /// The fixture on the default device.
+    /// The fixture on the default (autodiff) device.
     pub fn new() -> Self {
-        let device = Device::default().autodiff();
+        Self::on(Device::default().autodiff())
+    }
+
+    /// The fixture with its model made on `device` (an autodiff device).
+    pub fn on(device: Device) -> Self {
         let user = prompts::user_message(2, &prompts::mqa_question(&["walk", "run"]));
         let tok_json = word_level_json(&[prompts::TEMPLATE_SYSTEM_MESSAGE, &user]);
         let tok = InternVlTokenizer::from_json(tok_json, "w".as_ref()).unwrap();
@@ -50,23 +56,24 @@ impl Fixture {
                 )
             })
             .collect();
+        device.seed(1);
+        let renderer =
+            DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &device);
+        let config =
+            InternVlConfig::tiny(tok.vocab_size(), tok.special_tokens().img_context as usize);
+        let base = SkeletonLlm::new(renderer, config.init(&device));
         Self {
             device,
             tok,
             samples,
+            base,
         }
     }
 
-    /// A fresh tiny model, the same each call.
+    /// The tiny model, the same each call: one model drawn at construction, cloned (the tests
+    /// of a file run on parallel threads and share the device RNG, so two draws could differ).
     pub fn model(&self) -> SkeletonLlm {
-        self.device.seed(1);
-        let renderer =
-            DrActionConfig::new().init_with_pose(&synthetic::ntu_standing_pose(), &self.device);
-        let config = InternVlConfig::tiny(
-            self.tok.vocab_size(),
-            self.tok.special_tokens().img_context as usize,
-        );
-        SkeletonLlm::new(renderer, config.init(&self.device))
+        self.base.clone()
     }
 }
 
