@@ -6,6 +6,7 @@
 //! ```sh
 //! RAYON_NUM_THREADS=2 cargo run --release --example bench_internvl -- \
 //!     [--layers N] [--prompt 300] [--new-tokens 32] [--runs 1] [--warmup 1] [--no-e2e]
+//!     [--vocab 151674]
 //! ```
 //!
 //! `--layers N` sets both towers to N layers (24 = the real InternVL3-1B) for quick runs.
@@ -27,7 +28,7 @@ use skeletonllm_model::{
     Qwen2Config, generate,
 };
 
-const IMG_CONTEXT: i64 = 151667;
+/// InternVL3's vocabulary; `<IMG_CONTEXT>` is 7 ids from its end (151667).
 const VOCAB: usize = 151674;
 
 fn peak_rss_mb() -> f64 {
@@ -76,6 +77,13 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| default.to_string())
     };
     let layers: usize = get("--layers", "24").parse()?;
+    // A smaller vocabulary fits wgpu adapters whose buffer bindings are capped at 128 MiB
+    // (lavapipe): the real embedding table is 543 MB in f32.
+    let vocab: usize = get("--vocab", &VOCAB.to_string()).parse()?;
+    if vocab < 1000 {
+        bail!("--vocab {vocab}: use at least 1000");
+    }
+    let img_context = (vocab - 7) as i64;
     let prompt: usize = get("--prompt", "300").parse()?;
     let new_tokens: usize = get("--new-tokens", "32").parse()?;
     let runs: usize = get("--runs", "1").parse()?;
@@ -99,13 +107,13 @@ fn main() -> Result<()> {
     // LayerNorm(4096) -> Linear(4096 -> 896) -> GELU -> Linear(896 -> 896).
     let projector = MultiModalProjectorConfig::new(1024, 896);
     // Qwen2.5-0.5B as in InternVL3-1B: untied head, qkv bias.
-    let text = Qwen2Config::new(VOCAB, 896, 4864, layers, 14, 2)
+    let text = Qwen2Config::new(vocab, 896, 4864, layers, 14, 2)
         .with_rope_theta(1e6)
         .with_rms_norm_eps(1e-6)
         .with_attention_bias(true)
         .with_tie_word_embeddings(false);
     let config =
-        InternVlConfig::new(vision, projector, text).with_image_token_id(IMG_CONTEXT as usize);
+        InternVlConfig::new(vision, projector, text).with_image_token_id(img_context as usize);
     let t0 = Instant::now();
     let model = config.init(&device);
     // Touch every parameter so lazy init is not counted in the first stage.
@@ -125,7 +133,7 @@ fn main() -> Result<()> {
     // Prompt: text ids around one <img> block of 256 <IMG_CONTEXT> tokens.
     let before = 20.min(prompt - tokens_per_image - 1);
     let mut ids: Vec<i64> = (0..before as i64).map(|i| 1000 + i * 37).collect();
-    ids.extend(std::iter::repeat_n(IMG_CONTEXT, tokens_per_image));
+    ids.extend(std::iter::repeat_n(img_context, tokens_per_image));
     while ids.len() < prompt {
         ids.push(2000 + (ids.len() as i64 * 53) % 100_000);
     }

@@ -39,6 +39,10 @@ struct Args {
     /// Dtype of the frozen bases: f32, bf16 or f16.
     #[arg(long, default_value = "f32")]
     base_dtype: BaseDtype,
+    /// Vocabulary size (InternVL3's is 151 674; a smaller one fits wgpu adapters whose buffer
+    /// bindings are capped at 128 MiB, and changes only the embedding's weight memory).
+    #[arg(long, default_value_t = 151_674)]
+    vocab: usize,
     /// Burn's gradient checkpointing (memory-bound ops recomputed in the backward pass).
     #[arg(long)]
     grad_checkpointing: bool,
@@ -74,8 +78,12 @@ fn main() -> Result<()> {
     let config = InternVlConfig::new(
         InternVitConfig::new(1024, args.vit_layers, 16, 4096),
         MultiModalProjectorConfig::new(1024, d),
-        Qwen2Config::new(151_674, d, inter, args.lm_layers, heads, kv),
-    );
+        Qwen2Config::new(args.vocab, d, inter, args.lm_layers, heads, kv),
+    )
+    .with_image_token_id(args.vocab.saturating_sub(7));
+    if args.vocab < 1000 {
+        bail!("--vocab {}: use at least 1000", args.vocab);
+    }
     let mut model = config.init(&device).no_grad();
     model.multi_modal_projector = model.multi_modal_projector.set_require_grad(true);
     let dtype = args.base_dtype.resolve(&device);

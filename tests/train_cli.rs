@@ -195,3 +195,70 @@ fn killed_training_resumes_to_the_same_model() {
     assert!(eval_dir.join("confusion.png").is_file());
     assert!(eval_dir.join("results.md").is_file());
 }
+
+#[test]
+fn train_on_two_cpu_workers_stops_and_resumes_on_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, data) = setup(tmp.path());
+    let out = tmp.path().join("run");
+    let mut args = train_args(&model, &data, &out);
+    args.extend(
+        [
+            "--devices",
+            "cpu,cpu",
+            "--base-dtype",
+            "bf16",
+            "--stop-after",
+            "4",
+        ]
+        .map(String::from),
+    );
+    let st = bin().args(&args).output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let summary = stdout_json(&st);
+    assert_eq!(summary["halted"], true);
+    assert_eq!(summary["steps"], 4);
+    assert_eq!(step_of(&out), 4, "a checkpoint at the stop");
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for key in ["loss", "ce", "token_accuracy", "lr", "samples_per_second"] {
+        assert!(
+            lines[3][key].is_number(),
+            "log.jsonl has no {key}: {}",
+            lines[3]
+        );
+    }
+    // Resumed on one device, without the stop: the rest of the 24 steps.
+    let mut resumed = train_args(&model, &data, &out);
+    resumed.push("--resume".into());
+    let st = bin().args(&resumed).output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let summary = stdout_json(&st);
+    assert_eq!(
+        (summary["resumed"].clone(), summary["steps"].clone()),
+        (true.into(), 24.into())
+    );
+    assert_eq!(summary["halted"], false);
+
+    // A device this build does not have is named.
+    let mut bad = train_args(&model, &data, &tmp.path().join("bad"));
+    bad.extend(["--devices", "cpu,tpu:0"].map(String::from));
+    let st = bin().args(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        !st.status.success() && err.contains("`tpu:0` is not a device"),
+        "{err}"
+    );
+}

@@ -6,8 +6,9 @@
 //!   the per-stage sample builders (recognition, Disc-FT YES/NO, reasoning, captions) and a
 //!   resumable seeded loader.
 //! - [`train`]: the four stages ([`train::Stage`]), samples and their encoding, the losses of
-//!   one step ([`train::step`], over `SkeletonLlm::input` → `SkeletonLlm::forward`), the
-//!   cosine schedule, atomic checkpoints and the resumable loop ([`train::train`]).
+//!   one step ([`train::step`], over `SkeletonLlm::input` → `SkeletonLlm::forward`), run by
+//!   burn-train's `Learner` on one or several devices, with the cosine schedule, atomic
+//!   checkpoints and exact resumption ([`train::train`]).
 //! - [`align`]: the render warm-up that pulls image tokens towards label embeddings.
 //! - [`metrics`]: top-k accuracy, the zero-shot harmonic mean, BLEU-4 / ROUGE-L / CIDEr,
 //!   confusion heatmaps and reports; [`eval`]: a model over a JSONL test set.

@@ -1,5 +1,8 @@
-//! Training: the four stages of the authors' recipe ([`Stage`]), samples and their encoding,
-//! losses, the learning-rate schedule and the resumable training loop ([`train`]).
+//! Training on burn-train: the four stages of the authors' recipe ([`Stage`]), samples and their
+//! encoding, the losses of one step ([`step`]) as burn-train's `TrainStep` ([`StageModel`]),
+//! the loader whose epochs are the chunks between checkpoints ([`loader`]), atomic checkpoints
+//! ([`checkpoint`]), metrics and the step log ([`journal`]), devices ([`parse_devices`]), the
+//! learning-rate schedule and the resumable run ([`train`]).
 
 pub mod checkpoint;
 pub mod devices;
