@@ -36,6 +36,7 @@ use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
 
 use crate::data::rng::SplitMix64;
 use crate::error::{Result, TrainError};
+use crate::train::loader::NoValidation;
 use crate::train::{Stage, prepare_for_stage};
 
 /// Settings of [`align`].
@@ -369,44 +370,6 @@ impl DataLoader<AlignBatch> for AlignLoader {
     }
 }
 
-/// burn-train's required validation loader: none.
-#[derive(Clone)]
-struct NoAlignValidation;
-
-impl DataLoader<AlignBatch> for NoAlignValidation {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<AlignBatch> + 'a> {
-        Box::new(AlignEmpty)
-    }
-
-    fn num_items(&self) -> usize {
-        0
-    }
-
-    fn to_device(&self, _device: &Device) -> Arc<dyn DataLoader<AlignBatch>> {
-        Arc::new(Self)
-    }
-
-    fn slice(&self, _start: usize, _end: usize) -> Arc<dyn DataLoader<AlignBatch>> {
-        Arc::new(Self)
-    }
-}
-
-struct AlignEmpty;
-
-impl Iterator for AlignEmpty {
-    type Item = std::result::Result<AlignBatch, DatasetError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        None
-    }
-}
-
-impl DataLoaderIterator<AlignBatch> for AlignEmpty {
-    fn progress(&self) -> Progress {
-        Progress::new(0, 0, None)
-    }
-}
-
 /// The run's record: every step's numbers, the windows' accuracies and the best window's model
 /// (kept by the model checkpointer, which burn-train calls after each window).
 #[derive(Default)]
@@ -584,20 +547,23 @@ pub fn align(
         model,
     };
     let run_dir = std::env::temp_dir();
-    let mut training =
-        SupervisedTraining::new(&run_dir, Arc::new(loader), Arc::new(NoAlignValidation))
-            .with_interrupter(interrupter)
-            .with_application_logger(None)
-            .with_metric_logger(InMemoryMetricLogger::default())
-            .with_custom_checkpointers(keeper(true), keeper(false), keeper(false))
-            .with_checkpointing_strategy(crate::train::checkpoint::EveryChunk)
-            .num_epochs(config.steps.div_ceil(window))
-            .metric_train(AlignMetric {
-                log: log.clone(),
-                bar: bar.clone(),
-                name: Arc::new("Alignment".into()),
-            })
-            .with_training_strategy(crate::train::strategy(std::slice::from_ref(device)));
+    let mut training = SupervisedTraining::new(
+        &run_dir,
+        Arc::new(loader),
+        Arc::new(NoValidation::<AlignBatch>::default()),
+    )
+    .with_interrupter(interrupter)
+    .with_application_logger(None)
+    .with_metric_logger(InMemoryMetricLogger::default())
+    .with_custom_checkpointers(keeper(true), keeper(false), keeper(false))
+    .with_checkpointing_strategy(crate::train::checkpoint::EveryChunk)
+    .num_epochs(config.steps.div_ceil(window))
+    .metric_train(AlignMetric {
+        log: log.clone(),
+        bar: bar.clone(),
+        name: Arc::new("Alignment".into()),
+    })
+    .with_training_strategy(crate::train::strategy(std::slice::from_ref(device)));
     if !dashboard {
         training = training.renderer(Box::new(crate::train::journal::Quiet));
     }

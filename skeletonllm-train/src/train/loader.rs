@@ -256,39 +256,45 @@ impl DataLoader<StepBatch> for StepLoader {
     }
 }
 
-/// The validation loader burn-train requires: empty (held-out evaluation is `eval`'s job).
-#[derive(Clone, Default)]
-pub struct NoValidation;
+/// The validation loader burn-train requires: empty (held-out evaluation is `eval`'s job), for
+/// any item type.
+pub struct NoValidation<T>(std::marker::PhantomData<fn() -> T>);
 
-impl DataLoader<StepBatch> for NoValidation {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<StepBatch> + 'a> {
-        Box::new(Empty)
+impl<T> Default for NoValidation<T> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T: Send + 'static> DataLoader<T> for NoValidation<T> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<T> + 'a> {
+        Box::new(Empty(std::marker::PhantomData))
     }
 
     fn num_items(&self) -> usize {
         0
     }
 
-    fn to_device(&self, _device: &Device) -> Arc<dyn DataLoader<StepBatch>> {
-        Arc::new(Self)
+    fn to_device(&self, _device: &Device) -> Arc<dyn DataLoader<T>> {
+        Arc::new(Self::default())
     }
 
-    fn slice(&self, _start: usize, _end: usize) -> Arc<dyn DataLoader<StepBatch>> {
-        Arc::new(Self)
+    fn slice(&self, _start: usize, _end: usize) -> Arc<dyn DataLoader<T>> {
+        Arc::new(Self::default())
     }
 }
 
-struct Empty;
+struct Empty<T>(std::marker::PhantomData<fn() -> T>);
 
-impl Iterator for Empty {
-    type Item = Result<StepBatch, DatasetError>;
+impl<T> Iterator for Empty<T> {
+    type Item = Result<T, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         None
     }
 }
 
-impl DataLoaderIterator<StepBatch> for Empty {
+impl<T> DataLoaderIterator<T> for Empty<T> {
     fn progress(&self) -> Progress {
         Progress::new(0, 0, Some("steps".into()))
     }

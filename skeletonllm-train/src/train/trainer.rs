@@ -34,7 +34,7 @@ use crate::error::{Result, TrainError};
 use crate::train::checkpoint::{self, Checkpoints, EveryChunk};
 pub use crate::train::journal::StepLog;
 use crate::train::journal::{Journal, JournalMetric, PartMetric, Quiet};
-use crate::train::learner::{StageModel, StepContext};
+use crate::train::learner::{StageModel, StepBatch, StepContext};
 use crate::train::loader::{NoValidation, RunPlan, StepLoader};
 pub use crate::train::loader::{epoch_order, mix};
 use crate::train::sample::Sample;
@@ -284,20 +284,24 @@ pub fn train(
     );
     let (model_part, optimizer_part, scheduler_part) = checkpoints.parts();
     let loader = StepLoader::new(plan.clone(), context.clone(), devices.len(), main.clone());
-    let mut training = SupervisedTraining::new(run_dir, Arc::new(loader), Arc::new(NoValidation))
-        .with_interrupter(interrupter)
-        .with_application_logger(None)
-        .with_metric_logger(InMemoryMetricLogger::default())
-        .with_custom_checkpointers(model_part, optimizer_part, scheduler_part)
-        .with_checkpointing_strategy(EveryChunk)
-        .num_epochs(plan.chunk_ends().len())
-        .metric_train(JournalMetric::new(journal.clone()))
-        .metric_train_numeric(PartMetric::loss())
-        .metric_train_numeric(PartMetric::cross_entropy())
-        .metric_train_numeric(PartMetric::token_accuracy())
-        .metric_train_numeric(LearningRateMetric::new())
-        .metric_train_numeric(PartMetric::throughput())
-        .with_training_strategy(strategy(devices));
+    let mut training = SupervisedTraining::new(
+        run_dir,
+        Arc::new(loader),
+        Arc::new(NoValidation::<StepBatch>::default()),
+    )
+    .with_interrupter(interrupter)
+    .with_application_logger(None)
+    .with_metric_logger(InMemoryMetricLogger::default())
+    .with_custom_checkpointers(model_part, optimizer_part, scheduler_part)
+    .with_checkpointing_strategy(EveryChunk)
+    .num_epochs(plan.chunk_ends().len())
+    .metric_train(JournalMetric::new(journal.clone()))
+    .metric_train_numeric(PartMetric::loss())
+    .metric_train_numeric(PartMetric::cross_entropy())
+    .metric_train_numeric(PartMetric::token_accuracy())
+    .metric_train_numeric(LearningRateMetric::new())
+    .metric_train_numeric(PartMetric::throughput())
+    .with_training_strategy(strategy(devices));
     if config.distill_weight > 0.0 {
         training = training.metric_train_numeric(PartMetric::distillation());
     }
