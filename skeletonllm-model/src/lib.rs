@@ -90,7 +90,7 @@ pub use load::{
     CheckpointLayout, load_adapters, load_pretrained, load_skeleton_llm, save_adapters,
 };
 pub use lora::{LoraConfig, LoraError, LoraWeight, apply_lora, merge_lora};
-pub use precision::{BaseDtype, cast_frozen_bases};
+pub use precision::{BaseDtype, DeviceFamily, cast_frozen_bases};
 pub use skeleton_llm::SkeletonLlm;
 pub use tasks::{Assistant, LabelScore, Recognition, TaskOptions, Verification};
 pub use text::{Conversation, InternVlTokenizer, SpecialTokens};

@@ -41,25 +41,40 @@ impl FromStr for BaseDtype {
     }
 }
 
+/// What kind of device a [`Device`] is, as far as dtypes and training strategies care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceFamily {
+    /// A CUDA GPU.
+    Cuda,
+    /// A wgpu adapter (Vulkan, Metal, WebGPU).
+    Wgpu,
+    /// The CPU (or anything else).
+    Cpu,
+}
+
+impl DeviceFamily {
+    /// The family of `device` (read from its debug name: Burn's dispatch device names its
+    /// runtime there).
+    pub fn of(device: &Device) -> Self {
+        let name = format!("{device:?}").to_ascii_lowercase();
+        if name.contains("cuda") {
+            Self::Cuda
+        } else if name.contains("wgpu") || name.contains("vulkan") || name.contains("metal") {
+            Self::Wgpu
+        } else {
+            Self::Cpu
+        }
+    }
+}
+
 impl BaseDtype {
     /// The dtype for bases on `device`: [`BaseDtype::Auto`] picks bf16 on CUDA, f16 on wgpu
     /// (which has no bf16) and f32 on the CPU (where half precision only saves memory).
     pub fn resolve(self, device: &Device) -> DType {
-        match self {
-            Self::F32 => DType::F32,
-            Self::Bf16 => DType::BF16,
-            Self::F16 => DType::F16,
-            Self::Auto => {
-                let name = format!("{device:?}").to_ascii_lowercase();
-                if name.contains("cuda") {
-                    DType::BF16
-                } else if name.contains("wgpu") || name.contains("vulkan") || name.contains("metal")
-                {
-                    DType::F16
-                } else {
-                    DType::F32
-                }
-            }
+        match (self, DeviceFamily::of(device)) {
+            (Self::F32, _) | (Self::Auto, DeviceFamily::Cpu) => DType::F32,
+            (Self::Bf16, _) | (Self::Auto, DeviceFamily::Cuda) => DType::BF16,
+            (Self::F16, _) | (Self::Auto, DeviceFamily::Wgpu) => DType::F16,
         }
     }
 }
@@ -113,7 +128,13 @@ mod tests {
                 .contains("auto, f32")
         );
         #[cfg(feature = "flex")]
-        assert_eq!(BaseDtype::Auto.resolve(&Device::flex()), DType::F32);
+        {
+            assert_eq!(
+                DeviceFamily::of(&Device::flex().autodiff()),
+                DeviceFamily::Cpu
+            );
+            assert_eq!(BaseDtype::Auto.resolve(&Device::flex()), DType::F32);
+        }
         assert_eq!(BaseDtype::Bf16.resolve(&Device::default()), DType::BF16);
     }
 }

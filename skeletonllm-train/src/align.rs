@@ -36,6 +36,7 @@ use skeletonllm_model::{InternVlTokenizer, LoraConfig, SkeletonLlm};
 
 use crate::data::rng::SplitMix64;
 use crate::error::{Result, TrainError};
+use crate::train::learner::RunFailure;
 use crate::train::loader::NoValidation;
 use crate::train::{Stage, prepare_for_stage};
 
@@ -179,18 +180,7 @@ struct AlignContext {
     targets: TensorData,
     target_norm: f64,
     config: AlignConfig,
-    failure: Mutex<Option<TrainError>>,
-    interrupter: Interrupter,
-}
-
-impl AlignContext {
-    fn fail(&self, error: TrainError) {
-        let message = error.to_string();
-        if let Ok(mut slot) = self.failure.lock() {
-            slot.get_or_insert(error);
-        }
-        self.interrupter.stop(Some(&message));
-    }
+    failure: RunFailure,
 }
 
 /// One alignment step: clip indices with their frame seeds.
@@ -243,7 +233,8 @@ impl AlignModel {
             let clip = match self.model.clip(skel, ctx.config.frames, sampler) {
                 Ok(clip) => clip,
                 Err(e) => {
-                    ctx.fail(TrainError::skeleton(format!("alignment clip {index}"), e));
+                    ctx.failure
+                        .fail(TrainError::skeleton(format!("alignment clip {index}"), e));
                     return (out, GradientsParams::new());
                 }
             };
@@ -256,7 +247,7 @@ impl AlignModel {
             let (loss, hits) = token_loss(tokens, &targets, *label, ctx.target_norm, &ctx.config);
             let value = loss.clone().into_scalar::<f32>();
             if !value.is_finite() {
-                ctx.fail(TrainError::Sample(format!(
+                ctx.failure.fail(TrainError::Sample(format!(
                     "alignment step {}: the loss is {value}",
                     batch.step + 1
                 )));
@@ -376,7 +367,7 @@ impl DataLoader<AlignBatch> for AlignLoader {
 struct AlignLog {
     report: AlignReport,
     window: (usize, usize),
-    best: Option<(f32, Vec<u8>)>,
+    best: Option<(f32, Bytes)>,
 }
 
 /// Feeds [`AlignLog`] from the metrics thread; shows the step on the dashboard.
@@ -445,8 +436,7 @@ impl<R: Checkpoint> Checkpointer<R> for BestWindow {
         if log.best.as_ref().is_none_or(|(b, _)| accuracy > *b) {
             let bytes = record
                 .checkpoint_into_bytes()
-                .map_err(CheckpointerError::Record)?
-                .to_vec();
+                .map_err(CheckpointerError::Record)?;
             log.report.best_window = log.report.window_accuracies.len() - 1;
             log.best = Some((accuracy, bytes));
         }
@@ -524,8 +514,7 @@ pub fn align(
         targets: targets.into_data(),
         target_norm,
         config: config.clone(),
-        failure: Mutex::new(None),
-        interrupter: interrupter.clone(),
+        failure: RunFailure::new(interrupter.clone()),
     });
     let window = config.window.max(1);
     let loader = AlignLoader {
@@ -574,7 +563,7 @@ pub fn align(
         ConstantLr::from(config.lr),
     ));
     bar.finish_and_clear();
-    if let Some(e) = context.failure.lock().ok().and_then(|mut f| f.take()) {
+    if let Some(e) = context.failure.take() {
         return Err(e);
     }
     if let Some(e) = result.error {
@@ -594,7 +583,7 @@ pub fn align(
     }
     let mut model = result.model;
     if let Some((_, bytes)) = log.best.take() {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        let record = ModuleRecord::from_bytes(bytes)
             .map_err(|e| TrainError::Training(format!("the best window's weights: {e:?}")))?;
         model = model
             .try_load_record(record)

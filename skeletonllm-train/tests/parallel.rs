@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Mutex, MutexGuard};
 
-use skeletonllm_train::train::{Stage, TrainConfig, parse_devices, train};
+use skeletonllm_train::train::{Stage, TrainConfig, parse_devices};
 
 /// The tests here run one at a time: each draws its models from the device RNG, which the
 /// steps of a concurrent test reseed.
@@ -30,21 +30,9 @@ fn two_cpu_workers_train_like_one_device() {
         ..TrainConfig::authors(Stage::Warmup)
     };
     let tmp = tempfile::tempdir().unwrap();
-    let run = |name: &str, devices: &[_]| {
-        train(
-            f.model(),
-            &f.samples,
-            &f.tok,
-            &config,
-            &tmp.path().join(name),
-            false,
-            None,
-            devices,
-        )
-        .unwrap()
-    };
-    let (one, one_report) = run("one", std::slice::from_ref(&f.device));
-    let (two, two_report) = run("two", &[f.device.clone(), f.device.clone()]);
+    let (one, one_report) = f.train(&config, &tmp.path().join("one"), false, &[]);
+    let two_workers = [f.device.clone(), f.device.clone()];
+    let (two, two_report) = f.train(&config, &tmp.path().join("two"), false, &two_workers);
     assert_eq!(one_report.steps, 6);
     assert_eq!(two_report.steps, 6);
     let loss_diff = common::max_diff(&one_report.losses, &two_report.losses);
@@ -77,19 +65,7 @@ fn gradient_checkpointing_trains_like_the_plain_run() {
         ..TrainConfig::authors(Stage::Warmup)
     };
     // The model is made on the device it trains on (with or without checkpointing).
-    let run = |f: common::Fixture, name: &str| {
-        train(
-            f.model(),
-            &f.samples,
-            &f.tok,
-            &config,
-            &tmp.path().join(name),
-            false,
-            None,
-            std::slice::from_ref(&f.device),
-        )
-        .unwrap()
-    };
+    let run = |f: common::Fixture, name: &str| f.train(&config, &tmp.path().join(name), false, &[]);
     let plain_device = parse_devices("default", false).unwrap().remove(0);
     let gc_device = parse_devices("default", true).unwrap().remove(0);
     let (plain, plain_report) = run(common::Fixture::on(plain_device), "plain");

@@ -6,7 +6,7 @@ mod common;
 
 use skeletonllm_train::skeletonllm_model::BaseDtype;
 use skeletonllm_train::skeletonllm_model::draction::burn::tensor::DType;
-use skeletonllm_train::train::{Stage, TrainConfig, train};
+use skeletonllm_train::train::{Stage, TrainConfig};
 
 #[test]
 fn half_precision_bases_train_like_f32() {
@@ -22,17 +22,12 @@ fn half_precision_bases_train_like_f32() {
             base_dtype,
             ..TrainConfig::authors(Stage::Warmup)
         };
-        let (model, report) = train(
-            f.model(),
-            &f.samples,
-            &f.tok,
+        let (model, report) = f.train(
             &config,
             &tmp.path().join(format!("{base_dtype:?}")),
             false,
-            None,
-            std::slice::from_ref(&f.device),
-        )
-        .unwrap();
+            &[],
+        );
         (common::values(&model), report.losses, model)
     };
     let start = common::values(&f.model());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use skeletonllm_train::train::{Stage, TrainConfig, train};
+use skeletonllm_train::train::{Stage, TrainConfig};
 
 #[test]
 fn resumed_runs_equal_the_uninterrupted_one() {
@@ -19,18 +19,7 @@ fn resumed_runs_equal_the_uninterrupted_one() {
         ..TrainConfig::authors(Stage::Warmup)
     };
     let tmp = tempfile::tempdir().unwrap();
-    let devices = std::slice::from_ref(&f.device);
-    let (reference, report) = train(
-        f.model(),
-        &f.samples,
-        &f.tok,
-        &config,
-        &tmp.path().join("full"),
-        false,
-        None,
-        devices,
-    )
-    .unwrap();
+    let (reference, report) = f.train(&config, &tmp.path().join("full"), false, &[]);
     assert_eq!(report.steps, 12);
     assert!(!report.halted);
     let expected = common::values(&reference);
@@ -41,30 +30,10 @@ fn resumed_runs_equal_the_uninterrupted_one() {
             halt_after: Some(halt),
             ..config.clone()
         };
-        let (_, first) = train(
-            f.model(),
-            &f.samples,
-            &f.tok,
-            &stopped,
-            &run,
-            false,
-            None,
-            devices,
-        )
-        .unwrap();
+        let (_, first) = f.train(&stopped, &run, false, &[]);
         assert!(first.halted && first.steps == halt, "{halt}: {first:?}");
         assert_eq!(first.losses[..], report.losses[..halt]);
-        let (resumed, second) = train(
-            f.model(),
-            &f.samples,
-            &f.tok,
-            &config,
-            &run,
-            true,
-            None,
-            devices,
-        )
-        .unwrap();
+        let (resumed, second) = f.train(&config, &run, true, &[]);
         assert!(second.resumed && second.steps == 12 && !second.halted);
         assert_eq!(
             second.losses, report.losses,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use burn::train::checkpoint::{
     Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
 };
@@ -142,8 +143,8 @@ pub fn write(run_dir: &Path, files: &[(&str, &[u8])], state: &TrainState) -> Res
 /// The records of one checkpoint as they arrive.
 #[derive(Default)]
 struct Pending {
-    model: Option<Vec<u8>>,
-    optimizer: Option<Vec<u8>>,
+    model: Option<Bytes>,
+    optimizer: Option<Bytes>,
     scheduler: bool,
 }
 
@@ -200,7 +201,7 @@ impl Checkpoints {
         }
     }
 
-    fn put(&self, chunk: usize, kind: PartKind, bytes: Option<Vec<u8>>) -> Result<()> {
+    fn put(&self, chunk: usize, kind: PartKind, bytes: Option<Bytes>) -> Result<()> {
         let ready = {
             let mut pending = self
                 .pending
@@ -244,7 +245,7 @@ impl Checkpoints {
         };
         write(
             &self.run_dir,
-            &[(MODEL_FILE, &model), (OPTIMIZER_FILE, &optimizer)],
+            &[(MODEL_FILE, &model[..]), (OPTIMIZER_FILE, &optimizer[..])],
             &state,
         )
     }
@@ -271,13 +272,12 @@ impl<R: Checkpoint> Checkpointer<R> for Part<R> {
             _ => Some(
                 record
                     .checkpoint_into_bytes()
-                    .map_err(CheckpointerError::Record)?
-                    .to_vec(),
+                    .map_err(CheckpointerError::Record)?,
             ),
         };
         self.shared.put(epoch, self.kind, bytes).map_err(|e| {
             let message = e.to_string();
-            self.shared.context.fail(e);
+            self.shared.context.failure.fail(e);
             CheckpointerError::Unknown(message)
         })
     }

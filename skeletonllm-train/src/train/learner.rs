@@ -28,9 +28,40 @@ pub struct StageModel {
     pub model: SkeletonLlm,
 }
 
+/// The first error of a run and the handle that stops it: a step (or a checkpointer) cannot
+/// return an error through burn-train, so it keeps it here and stops the run; the caller takes
+/// it back when burn-train returns.
+pub struct RunFailure {
+    first: Mutex<Option<TrainError>>,
+    interrupter: Interrupter,
+}
+
+impl RunFailure {
+    /// No failure yet; `interrupter` is the run's (given to burn-train too).
+    pub fn new(interrupter: Interrupter) -> Self {
+        Self {
+            first: Mutex::new(None),
+            interrupter,
+        }
+    }
+
+    /// Keeps `error` (the first one wins) and stops the run.
+    pub fn fail(&self, error: TrainError) {
+        let message = error.to_string();
+        if let Ok(mut slot) = self.first.lock() {
+            slot.get_or_insert(error);
+        }
+        self.interrupter.stop(Some(&message));
+    }
+
+    /// The error that stopped the run, if one did.
+    pub fn take(&self) -> Option<TrainError> {
+        self.first.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// What every step of a run shares: the samples, the tokenizer, the settings, the teacher and
-/// the place where the first error is kept (a step cannot return one through burn-train, so it
-/// stores it here and stops the run).
+/// the run's [`RunFailure`].
 pub struct StepContext {
     /// The run's samples.
     pub samples: Arc<[Sample]>,
@@ -40,26 +71,8 @@ pub struct StepContext {
     pub config: TrainConfig,
     /// The teacher for logit distillation, without autodiff.
     pub teacher: Option<SkeletonLlm>,
-    /// The first error of the run.
-    pub failure: Mutex<Option<TrainError>>,
-    /// Stops the run when a step fails.
-    pub interrupter: Interrupter,
-}
-
-impl StepContext {
-    /// Keeps `error` (the first one wins) and stops the run.
-    pub fn fail(&self, error: TrainError) {
-        let message = error.to_string();
-        if let Ok(mut slot) = self.failure.lock() {
-            slot.get_or_insert(error);
-        }
-        self.interrupter.stop(Some(&message));
-    }
-
-    /// The error that stopped the run, if one did.
-    pub fn take_failure(&self) -> Option<TrainError> {
-        self.failure.lock().ok().and_then(|mut slot| slot.take())
-    }
+    /// The first error of the run; failing stops it.
+    pub failure: RunFailure,
 }
 
 impl std::fmt::Debug for StepContext {
@@ -169,8 +182,9 @@ fn prepare_clip(
 }
 
 impl StageModel {
-    /// Runs the losses of `batch` (backward too when `backward`), accumulating the gradients.
-    fn run(&self, batch: &StepBatch, backward: bool) -> (StepOutput, Option<GradientsParams>) {
+    /// Runs the losses of `batch` (backward too when `backward`), accumulating the gradients
+    /// (none without `backward`).
+    fn run(&self, batch: &StepBatch, backward: bool) -> (StepOutput, GradientsParams) {
         let started = Instant::now();
         let ctx = &batch.context;
         let mut out = StepOutput {
@@ -199,14 +213,14 @@ impl StageModel {
             let loss = match result {
                 Ok(loss) => loss,
                 Err(e) => {
-                    ctx.fail(e);
+                    ctx.failure.fail(e);
                     out.failed = true;
                     break;
                 }
             };
             let total = loss.total.clone().into_scalar::<f32>();
             if !total.is_finite() {
-                ctx.fail(TrainError::Sample(format!(
+                ctx.failure.fail(TrainError::Sample(format!(
                     "sample {}: the loss is {total} at step {}",
                     sample.id,
                     batch.step + 1
@@ -227,7 +241,7 @@ impl StageModel {
         } else {
             accumulator.grads()
         };
-        (out, backward.then_some(grads))
+        (out, grads)
     }
 }
 
@@ -237,10 +251,7 @@ impl TrainStep for StageModel {
 
     fn step(&self, batch: StepBatch) -> TrainOutput<StepOutput> {
         let (item, grads) = self.run(&batch, true);
-        TrainOutput {
-            grads: grads.unwrap_or_else(GradientsParams::new),
-            item,
-        }
+        TrainOutput { grads, item }
     }
 }
 

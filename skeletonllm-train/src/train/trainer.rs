@@ -15,7 +15,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, ModuleOptimizer};
@@ -28,15 +28,16 @@ use burn::train::{
     TrainingStrategy,
 };
 use draction::render::Rasterizer;
-use skeletonllm_model::{BaseDtype, InternVlTokenizer, LoraConfig, SkeletonLlm, cast_frozen_bases};
+use skeletonllm_model::{
+    BaseDtype, DeviceFamily, InternVlTokenizer, LoraConfig, SkeletonLlm, cast_frozen_bases,
+};
 
 use crate::error::{Result, TrainError};
 use crate::train::checkpoint::{self, Checkpoints, EveryChunk};
 pub use crate::train::journal::StepLog;
 use crate::train::journal::{Journal, JournalMetric, PartMetric, Quiet};
-use crate::train::learner::{StageModel, StepBatch, StepContext};
+use crate::train::learner::{RunFailure, StageModel, StepBatch, StepContext};
 use crate::train::loader::{NoValidation, RunPlan, StepLoader};
-pub use crate::train::loader::{epoch_order, mix};
 use crate::train::sample::Sample;
 use crate::train::schedule::{CosineWarmup, CosineWarmupScheduler};
 use crate::train::stage::{Stage, prepare_for_stage};
@@ -270,8 +271,7 @@ pub fn train(
         tokenizer: tokenizer.clone(),
         config: config.clone(),
         teacher,
-        failure: Mutex::new(None),
-        interrupter: interrupter.clone(),
+        failure: RunFailure::new(interrupter.clone()),
     });
     let dashboard = config.dashboard && std::io::stdout().is_terminal();
     let journal = Journal::new(run_dir, schedule, losses, dashboard, config.log_every)?;
@@ -317,7 +317,7 @@ pub fn train(
     };
     let result = training.launch(Learner::new(model, optimizer, scheduler));
     journal.finish();
-    if let Some(e) = context.take_failure() {
+    if let Some(e) = context.failure.take() {
         return Err(e);
     }
     if let Some(e) = journal.take_error() {
@@ -343,7 +343,10 @@ pub fn train(
 pub fn strategy<M: LearnerModel>(devices: &[Device]) -> TrainingStrategy<M> {
     match devices {
         [one] => ExecutionStrategy::SingleDevice(one.clone()).into(),
-        _ if cfg!(feature = "cuda") && devices.iter().all(|d| !is_cpu(d)) => {
+        _ if devices
+            .iter()
+            .all(|d| DeviceFamily::of(d) == DeviceFamily::Cuda) =>
+        {
             ExecutionStrategy::ddp(
                 devices.to_vec(),
                 DistributedConfig {
@@ -356,10 +359,6 @@ pub fn strategy<M: LearnerModel>(devices: &[Device]) -> TrainingStrategy<M> {
             ExecutionStrategy::MultiDevice(devices.to_vec(), MultiDeviceOptim::OptimSharded).into()
         }
     }
-}
-
-fn is_cpu(device: &Device) -> bool {
-    format!("{device:?}").to_ascii_lowercase().contains("flex")
 }
 
 /// Where a finished stage's artefacts go inside a run directory.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use std::path::Path;
 use std::sync::Arc;
 
 use skeletonllm_train::draction::burn::tensor::Device;
@@ -14,7 +15,7 @@ use skeletonllm_train::skeletonllm_model::text::tokenizer::word_level_json;
 use skeletonllm_train::skeletonllm_model::{
     InternVlConfig, InternVlTokenizer, SkeletonLlm, text::prompts,
 };
-use skeletonllm_train::train::{Sample, SkeletonRef};
+use skeletonllm_train::train::{Sample, SkeletonRef, TrainConfig, TrainReport, train};
 
 /// The fixture.
 pub struct Fixture {
@@ -74,6 +75,33 @@ impl Fixture {
     /// of a file run on parallel threads and share the device RNG, so two draws could differ).
     pub fn model(&self) -> SkeletonLlm {
         self.base.clone()
+    }
+
+    /// Trains the fixture's model on its samples with `config` in `run_dir` (continuing the
+    /// checkpoint there with `resume`) on `devices`, or on the fixture's device when empty.
+    pub fn train(
+        &self,
+        config: &TrainConfig,
+        run_dir: &Path,
+        resume: bool,
+        devices: &[Device],
+    ) -> (SkeletonLlm, TrainReport) {
+        let devices = if devices.is_empty() {
+            std::slice::from_ref(&self.device)
+        } else {
+            devices
+        };
+        train(
+            self.model(),
+            &self.samples,
+            &self.tok,
+            config,
+            run_dir,
+            resume,
+            None,
+            devices,
+        )
+        .unwrap()
     }
 }
 
