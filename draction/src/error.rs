@@ -29,7 +29,7 @@ pub enum Error {
     },
     /// A layout name is not in the registry.
     #[error(
-        "unknown layout '{0}' (known: ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15)"
+        "unknown layout '{0}' (known: ntu25, smpl22, smpl24, coco17, openpose18, openpose25, h36m17, deepmimic15, mocap53)"
     )]
     UnknownLayout(String),
     /// A checkpoint file is malformed or does not fit the model.

@@ -45,6 +45,7 @@ fn manifest(lora: &LoraConfig) -> BundleManifest {
         frames: 2,
         system: "You watch motion.".into(),
         labels: vec!["walk".into(), "run".into(), "jump".into()],
+        files: Default::default(),
     }
 }
 
@@ -160,7 +161,14 @@ fn saved_bundle_loads_back_with_the_same_logits_and_runs_the_tasks() {
     let expected = logits(&model, &ids, Some(pixels.clone()));
 
     let attached = load_bundle_for_training(&out, &device).unwrap();
-    assert_eq!(attached.manifest, manifest(&lora));
+    let mut written = attached.manifest.clone();
+    assert_eq!(
+        written.files.len(),
+        2,
+        "the weight files' sha256 are recorded"
+    );
+    written.files.clear();
+    assert_eq!(written, manifest(&lora));
     let got = logits(&attached.model, &ids, Some(pixels.clone()));
     assert!(
         max_diff(&expected, &got) < 1e-5,
@@ -237,4 +245,30 @@ fn a_truncated_base_lm_is_named_corrupt_and_a_good_one_is_remembered() {
     let e = bundle::verify_base_lm(&file, &m).unwrap_err().to_string();
     assert!(e.contains("tiny_llama.gguf: corrupt"), "{e}");
     assert!(e.contains("re-run scripts/fetch-smollm2.sh"), "{e}");
+}
+
+#[test]
+fn a_weight_file_from_another_run_is_named_and_not_loaded() {
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (model, config, lora) = adapted(&device, dir.path());
+    let out = dir.path().join("bundle");
+    save_bundle(&out, &model, &config, &manifest(&lora)).unwrap();
+    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+    let m = bundle::read_manifest(&out).unwrap().unwrap();
+    assert_eq!(m.files.len(), 2, "{:?}", m.files);
+    assert_eq!(
+        m.files["adapters.safetensors"],
+        bundle::sha256_file(&out.join("adapters.safetensors")).unwrap()
+    );
+    load_bundle(&out, &device).unwrap();
+    // Adapters of another run (here: the same file with its last value changed).
+    let path = out.join("adapters.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    let err = load_bundle(&out, &device).unwrap_err().to_string();
+    assert!(err.contains("adapters.safetensors: corrupt"), "{err}");
+    assert!(err.contains("do not belong together"), "{err}");
 }

@@ -589,6 +589,7 @@ pub fn align(
             .try_load_record(record)
             .map_err(|e| TrainError::Training(format!("the best window's weights: {e:?}")))?;
     }
-    // Back on the training device, with the caller's parameters trainable again.
-    Ok((model.model.fork(device), log.report))
+    // burn-train hands back the model in validation mode (no autodiff): back to training mode
+    // on the training device, with the caller's parameters trainable again.
+    Ok((model.model.train().fork(device), log.report))
 }

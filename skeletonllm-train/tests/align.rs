@@ -88,6 +88,12 @@ fn alignment_pulls_image_tokens_to_their_label() {
     assert_eq!(embed_before, embed_after, "the LM must stay frozen");
     let vit_after = patch_weights(&model);
     assert_ne!(vit_before, vit_after, "the ViT must train");
+    // The returned model trains on (burn-train hands back a validation-mode model; training
+    // it again once panicked with "backward requires a tracked autodiff tensor").
+    let targets = label_embeddings(&model, &a.tokenizer, &labels).unwrap();
+    let again = AlignConfig { steps: 2, ..config };
+    let (model, _) = align(model, &clips, targets, &again, &device).unwrap();
+    assert_ne!(patch_weights(&model), vit_after, "the ViT trains again");
 }
 
 #[test]

@@ -1,31 +1,35 @@
 //! The bundled model's dataset ([`skeletonllm_train::tiny`]): every label has training clips,
-//! 14 of the 18 have held-out clips (the four recorded only once have none), held-out clips come
-//! from source clips never trained on, and the clips are varied across layouts.
+//! held-out collections are never trained on, held-out clips are the recordings as they are
+//! (own layout) while training clips are varied across layouts, and every recording's labelled
+//! span can be read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use skeletonllm_train::tiny::{self, DatasetConfig, LABELS};
 
-/// The fetched data folder (it holds `deepmimic/`).
+/// The fetched data folder (it holds `deepmimic/`, and `holosoma/`, `bvh-extra/`, `eval-only/`
+/// from `scripts/fetch-motions.sh`).
 fn data_dir() -> PathBuf {
     let deepmimic = skeletonllm_train::draction::testdata::data_dir("deepmimic");
     deepmimic.parent().map(PathBuf::from).unwrap_or(deepmimic)
 }
 
 #[test]
-fn held_out_sources_are_never_trained_on() {
+fn held_out_collections_are_never_trained_on() {
     let config = DatasetConfig {
         train_performers: 3,
         held_out_performers: 2,
         clips_per_recording: 4,
+        held_out_clips_per_recording: 2,
         ..DatasetConfig::default()
     };
     let clips = tiny::build(&data_dir(), &config).unwrap();
     let mut train_sources = BTreeSet::new();
     let mut test_sources = BTreeSet::new();
     let mut per_label: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut layouts = BTreeSet::new();
+    let mut per_collection: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut train_layouts = BTreeSet::new();
     for c in &clips {
         assert!(LABELS.contains(&c.label), "{}", c.label);
         assert!(
@@ -33,15 +37,23 @@ fn held_out_sources_are_never_trained_on() {
             "{} has no captions",
             c.label
         );
+        assert!(
+            !tiny::confusable(c.label).is_empty(),
+            "{} has no confusables",
+            c.label
+        );
         let e = per_label.entry(c.label).or_default();
+        let k = per_collection.entry(c.collection).or_default();
         if c.held_out {
             test_sources.insert(c.source.clone());
             e.1 += 1;
+            k.1 += 1;
         } else {
             train_sources.insert(c.source.clone());
+            train_layouts.insert(c.skeleton.layout().name.clone());
             e.0 += 1;
+            k.0 += 1;
         }
-        layouts.insert(c.skeleton.layout().name.clone());
         let t = c.skeleton.frames();
         let expected = (config.seconds * config.fps).round() as usize;
         assert!(t >= 10 && t <= expected + 1, "{}: {t} frames", c.source);
@@ -58,17 +70,50 @@ fn held_out_sources_are_never_trained_on() {
     for (label, (train, _)) in &per_label {
         assert!(*train > 0, "{label} has no training clips");
     }
-    // Every procedural class and the mocap classes with two recordings have held-out sources.
-    let held: Vec<&str> = per_label
-        .iter()
-        .filter(|(_, (_, t))| *t > 0)
-        .map(|(l, _)| *l)
-        .collect();
-    assert_eq!(held.len(), 14, "held-out labels: {held:?}");
-    for l in ["dancing", "kicking", "getting up from the floor", "waving"] {
-        assert!(held.contains(&l), "{l} has no held-out clips");
+    // Whole collections are held out; only procedural performers and holosoma share a
+    // collection between the two sets.
+    for (collection, (train, held)) in &per_collection {
+        match *collection {
+            "procedural" | "holosoma" => assert!(*train > 0 && *held > 0, "{collection}"),
+            "deepmimic" => assert!(*train > 0 && *held == 0, "{collection}"),
+            _ => assert!(*train == 0 && *held > 0, "{collection} is trained on"),
+        }
     }
-    assert!(layouts.len() >= 3, "layouts: {layouts:?}");
+    for c in [
+        "pybullet-walker",
+        "cmu",
+        "boxing",
+        "mocapbank",
+        "pirouette",
+        "lafan1",
+    ] {
+        assert!(per_collection.contains_key(c), "{c} is missing");
+    }
+    // Held-out recordings come as they are: BVH hierarchies stay BVH, walker takes DeepMimic.
+    let cmu = clips.iter().find(|c| c.collection == "cmu").unwrap();
+    assert_eq!(cmu.skeleton.layout().name, "bvh");
+    assert!(train_layouts.len() >= 4, "layouts: {train_layouts:?}");
+}
+
+#[test]
+fn every_labelled_span_reads_and_holosoma_stands_upright() {
+    for r in tiny::RECORDINGS {
+        let skel = tiny::read_recording(&data_dir(), r).unwrap();
+        let seconds = skel.frames() as f32 / skel.fps.unwrap();
+        if let Some((a, b)) = r.span {
+            assert!((seconds - (b - a)).abs() < 0.1, "{}: {seconds} s", r.file);
+        }
+        assert!(r.looped || seconds >= 1.0, "{}: {seconds} s", r.file);
+        if r.collection == "holosoma" {
+            // Head above the hips once turned y up.
+            let l = skel.layout();
+            let (head, hips) = (
+                l.joint_index("Head").unwrap(),
+                l.joint_index("Hips").unwrap(),
+            );
+            assert!(skel.position(0, 0, head)[1] > skel.position(0, 0, hips)[1] + 0.5);
+        }
+    }
 }
 
 #[test]
@@ -79,11 +124,14 @@ fn rotate_yaw_keeps_heights_and_distances() {
             train_performers: 1,
             held_out_performers: 0,
             clips_per_recording: 1,
+            held_out_clips_per_recording: 1,
             ..DatasetConfig::default()
         },
     )
     .unwrap();
-    let skel = &clips[0].skeleton;
+    // A held-out clip: as recorded, every joint present (training clips may miss some).
+    let skel = &clips.iter().find(|c| c.held_out).unwrap().skeleton;
+    assert!(skel.valid().iter().all(|v| *v));
     let turned = tiny::rotate_yaw(skel, 90.0);
     let p = skel.positions();
     let q = turned.positions();

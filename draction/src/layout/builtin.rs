@@ -318,6 +318,71 @@ pub(super) fn deepmimic15() -> Layout {
     )
 }
 
+/// The 53-joint motion-capture skeleton of holosoma-retargeting's `mocap` demo data (body,
+/// full hands, toe bases and two foot markers), in its data order.
+pub(super) fn mocap53() -> Layout {
+    const ROWS: [(&str, Option<usize>); 53] = [
+        ("Hips", None),
+        ("Spine", Some(0)),
+        ("Spine1", Some(1)),
+        ("Neck", Some(2)),
+        ("Head", Some(3)),
+        ("LeftShoulder", Some(2)),
+        ("LeftArm", Some(5)),
+        ("LeftForeArm", Some(6)),
+        ("LeftHand", Some(7)),
+        ("LeftHandThumb1", Some(8)),
+        ("LeftHandThumb2", Some(9)),
+        ("LeftHandThumb3", Some(10)),
+        ("LeftHandIndex1", Some(8)),
+        ("LeftHandIndex2", Some(12)),
+        ("LeftHandIndex3", Some(13)),
+        ("LeftHandMiddle1", Some(8)),
+        ("LeftHandMiddle2", Some(15)),
+        ("LeftHandMiddle3", Some(16)),
+        ("LeftHandRing1", Some(8)),
+        ("LeftHandRing2", Some(18)),
+        ("LeftHandRing3", Some(19)),
+        ("LeftHandPinky1", Some(8)),
+        ("LeftHandPinky2", Some(21)),
+        ("LeftHandPinky3", Some(22)),
+        ("RightShoulder", Some(2)),
+        ("RightArm", Some(24)),
+        ("RightForeArm", Some(25)),
+        ("RightHand", Some(26)),
+        ("RightHandThumb1", Some(27)),
+        ("RightHandThumb2", Some(28)),
+        ("RightHandThumb3", Some(29)),
+        ("RightHandIndex1", Some(27)),
+        ("RightHandIndex2", Some(31)),
+        ("RightHandIndex3", Some(32)),
+        ("RightHandMiddle1", Some(27)),
+        ("RightHandMiddle2", Some(34)),
+        ("RightHandMiddle3", Some(35)),
+        ("RightHandRing1", Some(27)),
+        ("RightHandRing2", Some(37)),
+        ("RightHandRing3", Some(38)),
+        ("RightHandPinky1", Some(27)),
+        ("RightHandPinky2", Some(40)),
+        ("RightHandPinky3", Some(41)),
+        ("LeftUpLeg", Some(0)),
+        ("LeftLeg", Some(43)),
+        ("LeftFoot", Some(44)),
+        ("LeftToeBase", Some(45)),
+        ("RightUpLeg", Some(0)),
+        ("RightLeg", Some(47)),
+        ("RightFoot", Some(48)),
+        ("RightToeBase", Some(49)),
+        ("LeftFootMod", Some(45)),
+        ("RightFootMod", Some(49)),
+    ];
+    let rows: Vec<(&str, Option<usize>, Option<Canonical>)> = ROWS
+        .iter()
+        .map(|&(name, parent)| (name, parent, Canonical::from_joint_name(name)))
+        .collect();
+    table("mocap53", &rows, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

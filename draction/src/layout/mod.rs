@@ -23,7 +23,8 @@
 //! | `LFoot` (ball/toe) | foot | foot | — | — | big toe | — | — |
 //! | small toes, heels | — | — | — | — | ✓ | — | — |
 //!
-//! Hierarchies read from BVH files get their mapping from joint names
+//! Hierarchies read from BVH files, and `mocap53` (the 53-joint skeleton of holosoma's motion
+//! capture, with full hands), get their mapping from joint names
 //! ([`Canonical::from_joint_name`]).
 
 mod builtin;
@@ -63,11 +64,12 @@ pub const BUILTIN_LAYOUTS: &[&str] = &[
     "openpose25",
     "h36m17",
     "deepmimic15",
+    "mocap53",
 ];
 
 impl Layout {
     /// Looks a built-in layout up by name (`ntu25`, `smpl22`, `smpl24`, `coco17`, `openpose18`,
-    /// `openpose25`, `h36m17`, `deepmimic15`).
+    /// `openpose25`, `h36m17`, `deepmimic15`, `mocap53`).
     pub fn builtin(name: &str) -> Result<Layout> {
         let layout = match name {
             "ntu25" => builtin::ntu25(),
@@ -78,6 +80,7 @@ impl Layout {
             "openpose25" => builtin::openpose25(),
             "h36m17" => builtin::h36m17(),
             "deepmimic15" => builtin::deepmimic15(),
+            "mocap53" => builtin::mocap53(),
             _ => return Err(Error::UnknownLayout(name.to_string())),
         };
         debug_assert!(layout.check().is_ok(), "{:?}", layout.check());
@@ -93,6 +96,7 @@ impl Layout {
             17 => "coco17",
             18 => "openpose18",
             15 => "deepmimic15",
+            53 => "mocap53",
             _ => return None,
         })
     }
@@ -311,5 +315,28 @@ mod tests {
         assert_eq!(m[16], Some(18)); // right ankle
         let back = ntu.retarget_map(&coco);
         assert_eq!(back.iter().flatten().count(), 12);
+    }
+
+    #[test]
+    fn mocap53_maps_its_body_joints_to_ntu() {
+        let mocap = Layout::builtin("mocap53").unwrap();
+        assert_eq!(Layout::guess_from_joint_count(53), Some("mocap53"));
+        let ntu = Layout::builtin("ntu25").unwrap();
+        let m = ntu.retarget_map(&mocap);
+        let name = |i: Option<usize>| i.map(|i| mocap.joints[i].as_str());
+        // NTU (0-based): 0 spine base, 4 left shoulder, 5 left elbow, 6 left wrist,
+        // 12 left hip, 13 left knee, 14 left ankle, 15 left foot, 22 left thumb.
+        assert_eq!(name(m[0]), Some("Hips"));
+        assert_eq!(name(m[4]), Some("LeftArm"));
+        assert_eq!(name(m[5]), Some("LeftForeArm"));
+        assert_eq!(name(m[6]), Some("LeftHand"));
+        assert_eq!(name(m[12]), Some("LeftUpLeg"));
+        assert_eq!(name(m[13]), Some("LeftLeg"));
+        assert_eq!(name(m[14]), Some("LeftFoot"));
+        assert_eq!(name(m[15]), Some("LeftToeBase"));
+        assert_eq!(name(m[22]), Some("LeftHandThumb1"));
+        // Finger joints other than the thumb base and the foot markers map to nothing.
+        assert_eq!(mocap.canonical[13], None);
+        assert_eq!(mocap.canonical[51], None);
     }
 }

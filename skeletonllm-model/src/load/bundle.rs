@@ -74,6 +74,10 @@ pub struct BundleManifest {
     pub system: String,
     /// The labels it was trained to recognise (the default candidate list).
     pub labels: Vec<String>,
+    /// sha256 of the bundle's weight files ([`WEIGHTS_FILE`], [`ADAPTERS_FILE`]) by file name,
+    /// written by [`save_bundle`] and checked on every load ([`verify_bundle_files`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 impl BundleManifest {
@@ -165,7 +169,6 @@ pub fn find_base_lm(dir: &Path, manifest: &BundleManifest) -> Result<PathBuf> {
 /// # Errors
 /// [`Error::Corrupt`] naming the file, its hash and the fetch command, when the hash differs.
 pub fn verify_base_lm(path: &Path, manifest: &BundleManifest) -> Result<()> {
-    use sha2::{Digest, Sha256};
     let expected = manifest.base_language_model.sha256.to_ascii_lowercase();
     if expected.is_empty() {
         return Ok(());
@@ -187,14 +190,7 @@ pub fn verify_base_lm(path: &Path, manifest: &BundleManifest) -> Result<()> {
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == stamp_text) {
         return Ok(());
     }
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(io)?;
-    let got: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let got = sha256_file(path)?;
     if got != expected {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
@@ -207,6 +203,50 @@ pub fn verify_base_lm(path: &Path, manifest: &BundleManifest) -> Result<()> {
     }
     // Best effort: a read-only cache only means the hash is checked again next time.
     let _ = draction::io::write_atomic(&stamp, stamp_text.as_bytes());
+    Ok(())
+}
+
+/// The sha256 of the file at `path`, in lower-case hex.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(io)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Checks the bundle's weight files in `dir` against the sha256 its manifest records, so that a
+/// weight file from another training run, or a damaged one, is named instead of loaded. A
+/// manifest that records no hashes (bundles written before they were recorded) is not checked.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the file whose hash differs; [`Error::Io`] for an unreadable one.
+pub fn verify_bundle_files(dir: &Path, manifest: &BundleManifest) -> Result<()> {
+    for (file, expected) in &manifest.files {
+        let path = dir.join(file);
+        let got = sha256_file(&path)?;
+        if !got.eq_ignore_ascii_case(expected) {
+            return Err(Error::Corrupt {
+                path,
+                msg: format!(
+                    "its sha256 is {got}, but config.json records {expected}: the weight files \
+                     of this bundle do not belong together (damaged, or copied from another \
+                     training run)"
+                ),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -331,8 +371,14 @@ pub fn save_bundle(
     }
     write_safetensors(&dir.join(WEIGHTS_FILE), tensors)?;
     save_adapters(internvl, &dir.join(ADAPTERS_FILE))?;
+    let mut manifest = manifest.clone();
+    for file in [WEIGHTS_FILE, ADAPTERS_FILE] {
+        manifest
+            .files
+            .insert(file.to_string(), sha256_file(&dir.join(file))?);
+    }
     let mut json = hf_config_json(config);
-    json[MANIFEST_KEY] = serde_json::to_value(manifest).map_err(|source| Error::Json {
+    json[MANIFEST_KEY] = serde_json::to_value(&manifest).map_err(|source| Error::Json {
         path: dir.join("config.json"),
         source,
     })?;
@@ -380,6 +426,7 @@ pub fn load_bundle_for_training(dir: &Path, device: &Device) -> Result<Bundle> {
             format!("not a bundle: no `{MANIFEST_KEY}` key"),
         )
     })?;
+    verify_bundle_files(dir, &manifest)?;
     let gguf = find_base_lm(dir, &manifest)?;
     let config_path = dir.join("config.json");
     let checkpoint = CheckpointConfig::from_json_file(&config_path)?;
