@@ -646,8 +646,8 @@ pub fn read_recording(data_dir: &Path, r: &Recording) -> Result<Skeleton> {
 
 /// Builds the dataset: the real [`RECORDINGS`] from `data_dir` (the layout of
 /// `scripts/fetch-data.sh` and `scripts/fetch-motions.sh`) and procedural clips. Training clips
-/// are varied ([`vary`]); held-out clips are the recordings as they are (own layout, speed 1,
-/// not mirrored, no noise).
+/// are varied (view, tilt, size, layout, sensor noise); held-out clips are the recordings as
+/// they are (own layout, speed 1, not mirrored, no noise).
 ///
 /// # Errors
 /// [`TrainError::Skeleton`] naming a recording that cannot be read or cut.
