@@ -35,7 +35,7 @@ use skeletonllm_model::{
 use skeletonllm_train::align::{self, AlignConfig};
 use skeletonllm_train::data::rng::SplitMix64;
 use skeletonllm_train::metrics::caption_scores_from_text;
-use skeletonllm_train::tiny::{self, DatasetConfig, LABELS, MotionClip};
+use skeletonllm_train::tiny::{self, DatasetConfig, LABELS, MotionClip, unit};
 use skeletonllm_train::train::{Sample, SkeletonRef, Stage, TrainConfig, encode, train};
 
 /// Collections whose held-out clips are not a new source: unseen procedural performers and the
@@ -104,10 +104,6 @@ struct Args {
     /// this folder (render them with `skeletonllm render`), then stop.
     #[arg(long)]
     preview: Option<PathBuf>,
-}
-
-fn unit(rng: &mut SplitMix64) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Every training clip as a recognition sample; a `caption_share` of them also as a caption
@@ -435,11 +431,7 @@ fn evaluate(
         let hard = tiny::confusable(clip.label);
         let wrong = hard[rng.below(hard.len())];
         let unrelated = tiny::UNRELATED[rng.below(tiny::UNRELATED.len())];
-        let v = |label: &str| {
-            assistant
-                .verify(&clip.skeleton, label)
-                .map_err(|e| anyhow!("{e}"))
-        };
+        let v = |label: &str| assistant.verify_clip(&c, label).map_err(|e| anyhow!("{e}"));
         yes_true += usize::from(v(clip.label)?.yes);
         no_hard += usize::from(!v(wrong)?.yes);
         no_unrelated += usize::from(!v(unrelated)?.yes);

@@ -560,7 +560,7 @@ fn gaussian(rng: &mut SplitMix64) -> f32 {
 }
 
 /// A uniform sample in [0, 1).
-fn unit(rng: &mut SplitMix64) -> f64 {
+pub fn unit(rng: &mut SplitMix64) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 

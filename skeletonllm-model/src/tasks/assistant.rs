@@ -227,13 +227,20 @@ impl Assistant {
     /// # Errors
     /// As [`Assistant::score_answers`].
     pub fn verify(&self, skel: &Skeleton, label: &str) -> Result<Verification> {
-        let clip = self.clip(skel)?;
+        self.verify_clip(&self.clip(skel)?, label)
+    }
+
+    /// [`Assistant::verify`] on a clip already rendered (ask about several labels, render once).
+    ///
+    /// # Errors
+    /// As [`Assistant::score_answers`].
+    pub fn verify_clip(&self, clip: &Clip, label: &str) -> Result<Verification> {
         let ids = self.prompt_ids(clip.frames, &prompts::discft_question(label))?;
         let candidates = [
             self.encode_answer(prompts::YES)?,
             self.encode_answer(prompts::NO)?,
         ];
-        let scores = self.score_answers(&ids, self.pixels(&clip), &candidates)?;
+        let scores = self.score_answers(&ids, self.pixels(clip), &candidates)?;
         let p = softmax(&scores);
         Ok(Verification {
             label: label.to_string(),
