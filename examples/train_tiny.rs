@@ -192,6 +192,7 @@ fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize) -> BundleManifest {
         frames,
         system: SYSTEM.to_string(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        input_layout: None,
         files: Default::default(),
     }
 }

@@ -1,7 +1,8 @@
 //! Bundles (a SkeletonLLM on a GGUF language model, [`skeletonllm_model::load::bundle`]) on the tiny
 //! GGUF fixture: the extended vocabulary keeps the GGUF's logits, a saved bundle loads back with
 //! the same logits (adapters attached and merged), the tasks run on it with its manifest's
-//! settings, and a missing GGUF is an error that says how to fetch it.
+//! settings (its input layout among them), and a missing GGUF is an error that says how to
+//! fetch it.
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,7 @@ fn manifest(lora: &LoraConfig) -> BundleManifest {
         frames: 2,
         system: "You watch motion.".into(),
         labels: vec!["walk".into(), "run".into(), "jump".into()],
+        input_layout: None,
         files: Default::default(),
     }
 }
@@ -188,23 +190,64 @@ fn saved_bundle_loads_back_with_the_same_logits_and_runs_the_tasks() {
     assert_eq!(assistant.options.frames, 2);
     assert_eq!(assistant.options.system, "You watch motion.");
     assert_eq!(assistant.labels, vec!["walk", "run", "jump"]);
-    let skel = skeletonllm_model::draction::Skeleton::from_dense(
-        synthetic::ntu_standing_pose()
-            .iter()
-            .flat_map(|p| p.iter().copied())
-            .cycle()
-            .take(4 * 25 * 3)
-            .collect(),
-        4,
-        1,
-        skeletonllm_model::draction::Layout::builtin("ntu25").unwrap(),
-    )
-    .unwrap();
+    let skel = standing_ntu(4);
     let rec = assistant.recognize(&skel, &assistant.labels).unwrap();
     assert_eq!(rec.ranking.len(), 3);
     let total: f32 = rec.ranking.iter().map(|s| s.probability).sum();
     assert!((total - 1.0).abs() < 1e-4);
     let _ = prompts::CAPTION_QUESTION;
+}
+
+/// An NTU-25 clip of `frames` frames of the standing pose.
+fn standing_ntu(frames: usize) -> skeletonllm_model::draction::Skeleton {
+    skeletonllm_model::draction::Skeleton::from_dense(
+        synthetic::ntu_standing_pose()
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .cycle()
+            .take(frames * 25 * 3)
+            .collect(),
+        frames,
+        1,
+        skeletonllm_model::draction::Layout::builtin("ntu25").unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_bundles_input_layout_retargets_every_input_and_an_unknown_one_is_named() {
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (model, config, lora) = adapted(&device, dir.path());
+    let out = dir.path().join("bundle");
+    let mut m = manifest(&lora);
+    m.input_layout = Some("smpl22".into());
+    save_bundle(&out, &model, &config, &m).unwrap();
+    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+    let assistant = Assistant::load(&out, &device).unwrap();
+    let layout = assistant.options.input_layout.as_ref().unwrap();
+    assert_eq!(layout.name, "smpl22");
+    let skel = standing_ntu(4);
+    let seen = assistant.input(&skel);
+    assert_eq!(seen.layout().name, "smpl22");
+    assert_eq!(seen.frames(), 4);
+    // The clip the tasks render has SMPL-22's joints, not NTU-25's.
+    assert_eq!(assistant.clip(&skel).unwrap().joints, 22);
+    let rec = assistant.recognize(&skel, &assistant.labels).unwrap();
+    assert_eq!(rec.ranking.len(), 3);
+    // Already in the input layout: passed through as it is.
+    assert!(matches!(
+        assistant.input(&seen),
+        std::borrow::Cow::Borrowed(_)
+    ));
+
+    m.input_layout = Some("ntu26".into());
+    save_bundle(&out, &model, &config, &m).unwrap();
+    let e = Assistant::load(&out, &device).unwrap_err().to_string();
+    assert!(
+        e.contains("config.json") && e.contains("input_layout") && e.contains("ntu26"),
+        "{e}"
+    );
 }
 
 #[test]

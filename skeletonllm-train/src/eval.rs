@@ -65,7 +65,11 @@ pub fn evaluate(
         let skel = sample.skeleton.load()?;
         let clip = assistant
             .model
-            .clip(&skel, sample.frames(), assistant.options.sampler)
+            .clip(
+                &assistant.input(&skel),
+                sample.frames(),
+                assistant.options.sampler,
+            )
             .map_err(|e| TrainError::skeleton(format!("sample {}", sample.id), e))?;
         if let Some(labels) = mqa_labels(&sample.user) {
             let ranking = assistant.rank_labels(&clip, &labels).map_err(named)?;

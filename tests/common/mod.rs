@@ -66,6 +66,7 @@ pub fn tiny_bundle_with_sha(dir: &Path, sha256: &str) {
         frames: 2,
         system: "You watch motion.".into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        input_layout: None,
         files: Default::default(),
     };
     save_bundle(dir, &model, &config, &manifest).unwrap();

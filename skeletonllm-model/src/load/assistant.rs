@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tasks::{Assistant, TaskOptions};
 use crate::text::tokenizer::InternVlTokenizer;
 
@@ -39,9 +39,17 @@ impl Assistant {
     ) -> Result<Self> {
         if crate::load::bundle::read_manifest(dir)?.is_some() {
             let bundle = bundle_loader(dir, device)?;
+            let input_layout = match &bundle.manifest.input_layout {
+                Some(name) => Some(draction::Layout::builtin(name).map_err(|e| Error::Config {
+                    path: dir.join("config.json"),
+                    msg: format!("input_layout: {e}"),
+                })?),
+                None => None,
+            };
             let options = TaskOptions {
                 frames: bundle.manifest.frames,
                 system: bundle.manifest.system,
+                input_layout,
                 ..TaskOptions::default()
             };
             let mut assistant =

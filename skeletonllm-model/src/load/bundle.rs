@@ -74,6 +74,10 @@ pub struct BundleManifest {
     pub system: String,
     /// The labels it was trained to recognise (the default candidate list).
     pub labels: Vec<String>,
+    /// The built-in layout (`smpl22`, ...) every input skeleton is retargeted to before it is
+    /// rendered: the one layout the model was trained on. `None`: rendered as it comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_layout: Option<String>,
     /// sha256 of the bundle's weight files ([`WEIGHTS_FILE`], [`ADAPTERS_FILE`]) by file name,
     /// written by [`save_bundle`] and checked on every load ([`verify_bundle_files`]).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -1,5 +1,6 @@
 //! [`Assistant`]: a SkeletonLLM with its tokenizer, ready for the tasks.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -64,7 +65,16 @@ impl Assistant {
     pub fn clip(&self, skel: &Skeleton) -> Result<Clip> {
         Ok(self
             .model
-            .clip(skel, self.options.frames, self.options.sampler)?)
+            .clip(&self.input(skel), self.options.frames, self.options.sampler)?)
+    }
+
+    /// `skel` as the model reads it: retargeted to [`TaskOptions::input_layout`] when that is
+    /// set and differs from the skeleton's own layout.
+    pub fn input<'a>(&self, skel: &'a Skeleton) -> Cow<'a, Skeleton> {
+        match &self.options.input_layout {
+            Some(layout) if skel.layout().name != layout.name => Cow::Owned(skel.retarget(layout)),
+            _ => Cow::Borrowed(skel),
+        }
     }
 
     /// The language model's context: the most tokens a prompt and its answer may take.

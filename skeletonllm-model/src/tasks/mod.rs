@@ -40,6 +40,9 @@ pub struct TaskOptions {
     pub raster: Rasterizer,
     /// The system message.
     pub system: String,
+    /// The layout every input is retargeted to before rendering (a bundle's
+    /// `input_layout`); `None`: rendered in its own layout.
+    pub input_layout: Option<draction::Layout>,
     /// Upper bound on generated tokens for labels and YES/NO answers.
     pub max_label_tokens: usize,
     /// Upper bound on generated tokens for captions and free answers.
@@ -52,6 +55,7 @@ impl Default for TaskOptions {
             frames: 12,
             sampler: FrameSampler::Middle,
             raster: Rasterizer::Fast,
+            input_layout: None,
             system: prompts::TEMPLATE_SYSTEM_MESSAGE.to_string(),
             max_label_tokens: 32,
             max_text_tokens: 96,
