@@ -125,6 +125,58 @@ fn sitting_down_ends_lower_and_standing_up_higher() {
     }
 }
 
+/// Horizontal speed of the spine base over a clip, m/s.
+fn ground_speed(s: &Skeleton, seconds: f32) -> f32 {
+    let a = s.position(0, 0, SPINE_BASE);
+    let b = s.position(s.frames() - 1, 0, SPINE_BASE);
+    (a[0] - b[0]).hypot(a[2] - b[2]) / seconds
+}
+
+#[test]
+fn walking_and_running_travel_at_human_speeds_and_a_run_outpaces_a_walk() {
+    for performer in 0..12 {
+        let (_, walk) = clip("walking", performer, 3);
+        let (_, run) = clip("running", performer, 3);
+        // `clip` holds 3 s at 30 fps: 90 frames, 89 intervals.
+        let seconds = 89.0 / 30.0;
+        let (w, r) = (ground_speed(&walk, seconds), ground_speed(&run, seconds));
+        assert!(
+            (0.7..2.0).contains(&w),
+            "performer {performer}: walks at {w} m/s"
+        );
+        assert!(
+            (1.9..4.6).contains(&r),
+            "performer {performer}: runs at {r} m/s"
+        );
+        assert!(
+            r > 1.8 * w,
+            "performer {performer}: runs at {r} m/s, walks at {w} m/s"
+        );
+    }
+}
+
+#[test]
+fn every_joint_of_every_class_stays_in_the_cameras_view() {
+    // The renderer's camera: at the origin, looking along +z, a 60° field of view.
+    let tan = (30.0f32).to_radians().tan();
+    for class in PROCEDURAL_CLASSES {
+        for performer in 0..6 {
+            let (_, s) = clip(class, performer, 11);
+            for t in 0..s.frames() {
+                for j in 0..s.joints() {
+                    let [x, y, z] = s.position(t, 0, j);
+                    assert!(
+                        z > 0.5 && x.abs().max(y.abs()) < tan * z,
+                        "{class}, performer {performer}: joint {j} of frame {t} at \
+                         {:?} is out of view",
+                        [x, y, z]
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn seeds_decide_everything() {
     for class in PROCEDURAL_CLASSES {

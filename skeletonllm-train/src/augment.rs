@@ -110,10 +110,13 @@ pub fn clips(skel: &Skeleton, aug: &Augment) -> Result<Vec<AugmentedClip>> {
             let indices: Vec<usize> = (0..window.min(if aug.looped { window } else { t }))
                 .map(|k| (start + k) % t)
                 .collect();
-            let clip = motion
+            let mut clip = motion
                 .select_frames(&indices)
                 .map_err(err)?
                 .with_fps(Some(aug.fps));
+            if aug.looped {
+                clip = continue_loop(&clip, &motion, start)?;
+            }
             if aug.mirror {
                 out.push(AugmentedClip {
                     skeleton: mirror(&clip)?,
@@ -131,6 +134,66 @@ pub fn clips(skel: &Skeleton, aug: &Augment) -> Result<Vec<AugmentedClip>> {
         }
     }
     Ok(out)
+}
+
+/// How far one pass of a looped motion carries the body over the ground: the horizontal
+/// (x, z) change of the mean valid joint of the first person from the first to the last frame,
+/// extended by one frame so the next pass starts where this one would have gone.
+fn loop_stride(motion: &Skeleton) -> [f32; 2] {
+    let t = motion.frames();
+    if t < 2 {
+        return [0.0; 2];
+    }
+    let mean = |f: usize| {
+        let (mut x, mut z, mut n) = (0.0f32, 0.0f32, 0.0f32);
+        for j in 0..motion.joints() {
+            if motion.is_valid(f, 0, j) {
+                let p = motion.position(f, 0, j);
+                x += p[0];
+                z += p[2];
+                n += 1.0;
+            }
+        }
+        (n > 0.0).then(|| [x / n, z / n])
+    };
+    match (mean(0), mean(t - 1)) {
+        (Some(a), Some(b)) => {
+            let k = t as f32 / (t - 1) as f32;
+            [(b[0] - a[0]) * k, (b[1] - a[1]) * k]
+        }
+        _ => [0.0; 2],
+    }
+}
+
+/// A window of a looped motion cut at `start` with every wrap-around moved on by one
+/// [`loop_stride`], so a walk keeps walking forward instead of jumping back to where its
+/// recording began (the DeepMimic convention for cyclic clips).
+fn continue_loop(clip: &Skeleton, motion: &Skeleton, start: usize) -> Result<Skeleton> {
+    let [t, p, j] = clip.dims();
+    let total = motion.frames().max(1);
+    let [dx, dz] = loop_stride(motion);
+    let mut positions = clip.positions().to_vec();
+    for f in 0..t {
+        let wraps = ((start + f) / total) as f32;
+        if wraps == 0.0 {
+            continue;
+        }
+        for k in 0..p * j {
+            let i = (f * p * j + k) * 3;
+            positions[i] += wraps * dx;
+            positions[i + 2] += wraps * dz;
+        }
+    }
+    Ok(Skeleton::new(
+        positions,
+        clip.valid().to_vec(),
+        t,
+        p,
+        clip.layout().clone(),
+    )
+    .map_err(err)?
+    .with_fps(clip.fps)
+    .with_source(clip.source.clone()))
 }
 
 /// `skel` in `layout` (by name), through the canonical joint set.
@@ -177,5 +240,60 @@ mod tests {
                 .all(|c| c.skeleton.frames() == 10 || c.speed == 2.0)
         );
         assert_eq!(out.iter().filter(|c| c.mirrored).count(), 4);
+    }
+
+    /// The mean x, z of person 0's valid joints in frame `f`.
+    fn ground(s: &Skeleton, f: usize) -> [f32; 2] {
+        let (mut x, mut z, mut n) = (0.0, 0.0, 0.0);
+        for j in 0..s.joints() {
+            if s.is_valid(f, 0, j) {
+                let p = s.position(f, 0, j);
+                x += p[0];
+                z += p[2];
+                n += 1.0;
+            }
+        }
+        [x / n, z / n]
+    }
+
+    #[test]
+    fn a_looped_walk_keeps_going_forward_across_its_wrap_around() {
+        // 1 s of walking at 10 fps, cut into 3 s windows: every window wraps at least twice.
+        let skel = synthetic::walking_ntu(10, 1).with_fps(Some(10.0));
+        let step = {
+            let (a, b) = (ground(&skel, 0), ground(&skel, 9));
+            [(b[0] - a[0]) / 9.0, (b[1] - a[1]) / 9.0]
+        };
+        assert!(step[0].hypot(step[1]) > 1e-3, "the walk must travel");
+        let aug = Augment {
+            fps: 10.0,
+            window_seconds: 3.0,
+            stride_seconds: 0.3,
+            speeds: vec![1.0],
+            mirror: false,
+            looped: true,
+        };
+        let out = clips(&skel, &aug).unwrap();
+        assert!(!out.is_empty());
+        for c in &out {
+            let s = &c.skeleton;
+            assert_eq!(s.frames(), 30);
+            for f in 1..s.frames() {
+                let (a, b) = (ground(s, f - 1), ground(s, f));
+                let d = [b[0] - a[0], b[1] - a[1]];
+                // Every frame moves on by about one frame's travel, none jumps back.
+                assert!(
+                    d[0] * step[0] + d[1] * step[1] > 0.0,
+                    "start {}: frame {f} moves {d:?} against the walk {step:?}",
+                    c.start
+                );
+                let (len, want) = (d[0].hypot(d[1]), step[0].hypot(step[1]));
+                assert!(
+                    (len - want).abs() < 0.5 * want,
+                    "start {}: frame {f} moves {len}, a frame's walk is {want}",
+                    c.start
+                );
+            }
+        }
     }
 }

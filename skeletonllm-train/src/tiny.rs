@@ -579,8 +579,8 @@ fn scale(skel: &Skeleton, factor: f32) -> Skeleton {
 
 /// A varied training copy of `skel`: a viewpoint (yaw ±45°, any yaw for recordings that are
 /// not turned to face the camera, a camera tilt of ±12°), a body size of ±15 %, one of the
-/// recording's own layout, NTU-25, SMPL-22 and COCO-17, and half the time sensor noise: joint
-/// jitter of 1–3 cm and up to three joints missing.
+/// recording's own layout, NTU-25, SMPL-22 and COCO-17, half the time sensor noise (joint
+/// jitter of 1–3 cm and up to three joints missing), then moved back into the camera's view.
 fn vary(skel: &Skeleton, rng: &mut SplitMix64, source: &str, any_yaw: bool) -> Result<Skeleton> {
     let yaw = if any_yaw {
         between(rng, -180.0, 180.0)
@@ -603,6 +603,9 @@ fn vary(skel: &Skeleton, rng: &mut SplitMix64, source: &str, any_yaw: bool) -> R
         let sigma = between(rng, 0.01, 0.03);
         out = corrupt(&out, sigma, &dropped, rng).map_err(|e| renamed(source, e))?;
     }
+    // Turned about its centre, a long walk may come too close to the camera's edge for the
+    // renderer's exact NTU path, which positions nothing.
+    motions::keep_in_view(&mut out);
     Ok(out)
 }
 

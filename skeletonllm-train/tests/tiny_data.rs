@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use skeletonllm_train::draction;
 use skeletonllm_train::tiny::{self, DatasetConfig, LABELS};
 
 /// The fetched data folder (it holds `deepmimic/`, and `holosoma/`, `bvh-extra/`, `eval-only/`
@@ -148,5 +149,32 @@ fn rotate_yaw_keeps_heights_and_distances() {
     assert!(
         (p[0] - q[0]).abs() + (p[2] - q[2]).abs() > 1e-3,
         "nothing turned"
+    );
+}
+
+#[test]
+fn training_clips_the_renderer_takes_as_kinect_ntu_stay_in_the_cameras_view() {
+    // The renderer's exact NTU path positions nothing: a clip turned about its centre by the
+    // augmentation must stay inside the 60° view by itself (the full recipe's clips).
+    let clips = tiny::build(&data_dir(), &DatasetConfig::default()).unwrap();
+    let tan = (30.0f32).to_radians().tan();
+    let mut checked = 0;
+    for c in clips.iter().filter(|c| !c.held_out) {
+        if !draction::render::clip::is_kinect_ntu(&c.skeleton) {
+            continue;
+        }
+        checked += 1;
+        let s = &c.skeleton;
+        for (p, _) in s.positions().chunks(3).zip(s.valid()).filter(|(_, v)| **v) {
+            assert!(
+                p[2] > 0.5 && p[0].abs().max(p[1].abs()) < tan * p[2],
+                "{}: a joint at {p:?} is out of view",
+                c.source
+            );
+        }
+    }
+    assert!(
+        checked > 100,
+        "only {checked} training clips take the exact path"
     );
 }

@@ -5,7 +5,9 @@
 //! function of time: the root and trunk are set directly, arms and legs by two-bone inverse
 //! kinematics towards hand and foot targets, so every bone keeps its length. Output follows the
 //! NTU (Kinect v2) camera space: metres, +y up, the camera at the origin looking down +z, a
-//! person facing the camera looks along −z and has their right side towards +x.
+//! person facing the camera looks along −z and has their right side towards +x. Walks and runs
+//! travel at human speeds; a performer whose path would leave the camera's view is placed
+//! further back ([`keep_in_view`]).
 
 use std::f32::consts::{PI, TAU};
 
@@ -462,6 +464,28 @@ impl Clip<'_> {
     }
 }
 
+/// Half-width of the part of the view [`keep_in_view`] keeps every joint in, as a tangent.
+const VIEW_TAN: f32 = 0.9 * 0.577_350_3; // 0.9 tan 30°
+
+/// Moves a skeleton straight back, as a camera operator steps back for a run across the room,
+/// until every valid joint of every frame lies within 90 % of the renderer's 60° field of view
+/// (the margin its cross-topology positioning keeps too). NTU-25 clips take the renderer's
+/// exact path, which positions nothing, so clips made in camera space (this generator's, or
+/// such clips turned about their centre) must stay in view themselves. Camera space: the
+/// camera at the origin, looking along +z.
+pub fn keep_in_view(skel: &mut Skeleton) {
+    let push = skel
+        .positions()
+        .chunks(3)
+        .zip(skel.valid())
+        .filter(|(_, v)| **v)
+        .map(|(p, _)| p[0].abs().max(p[1].abs()) / VIEW_TAN - p[2])
+        .fold(0.0f32, f32::max);
+    if push > 0.0 {
+        skel.map_positions(|[x, y, z]| [x, y, z + push]);
+    }
+}
+
 /// Walking or running: legs alternate stance and swing while the root travels forward.
 fn locomotion(c: &Clip, t: f32, run: bool) -> Pose {
     let p = c.p;
@@ -470,13 +494,10 @@ fn locomotion(c: &Clip, t: f32, run: bool) -> Pose {
     let mut pose = Pose::standing(p);
     let period = if run { 0.72 } else { 1.1 };
     let stance = if run { 0.38 } else { 0.62 };
-    let mut stride = if run { 2.4 * l } else { 1.5 * l } * a.sqrt();
-    // Keep the whole path in view: at most 2.2 m (walk) or 2.4 m (run) of travel.
-    let cap = if run { 2.4 } else { 2.2 };
-    let travel = stride * p.tempo / period * c.seconds;
-    if travel > cap {
-        stride *= cap / travel;
-    }
+    // Human speeds (about 1.2 m/s walking, 3 m/s running): how far the body travels is what
+    // tells a walk from a run in a few frames, so the path is never shortened to stay in view
+    // ([`keep_in_view`] moves the performer back instead).
+    let stride = if run { 2.4 * l } else { 1.5 * l } * a.sqrt();
     let speed = stride * p.tempo / period;
     let root_z = -speed * t;
     let step = stride * stance; // how far a stance foot moves relative to the hip
@@ -924,7 +945,8 @@ pub fn generate(
     }
     let layout = Layout::builtin("ntu25")?;
     let valid = vec![true; frames * 25];
-    let skeleton = Skeleton::new(positions, valid, frames, 1, layout)?;
+    let mut skeleton = Skeleton::new(positions, valid, frames, 1, layout)?;
+    keep_in_view(&mut skeleton);
     let mut source = Source {
         format: Some(Format::Ntu),
         ..Default::default()
