@@ -17,7 +17,12 @@ fn main() {
     println!("cargo:rerun-if-env-changed={ENV}");
     let source = match std::env::var_os(ENV) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(FIXTURE),
+        // Read when the script runs, not when it was compiled: cargo may reuse one compiled
+        // build script for clones of the workspace at other paths sharing a target folder.
+        _ => PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo"),
+        )
+        .join(FIXTURE),
     };
     println!("cargo:rerun-if-changed={}", source.display());
     println!(
