@@ -136,27 +136,30 @@ pub fn clips(skel: &Skeleton, aug: &Augment) -> Result<Vec<AugmentedClip>> {
     Ok(out)
 }
 
-/// How far one pass of a looped motion carries the body over the ground: the horizontal
-/// (x, z) change of the mean valid joint of the first person from the first to the last frame,
-/// extended by one frame so the next pass starts where this one would have gone.
+/// The mean horizontal position (x, z) of the first person's valid joints in frame `f`;
+/// `None` when none is valid.
+fn ground_point(skel: &Skeleton, f: usize) -> Option<[f32; 2]> {
+    let (mut x, mut z, mut n) = (0.0f32, 0.0f32, 0.0f32);
+    for j in 0..skel.joints() {
+        if skel.is_valid(f, 0, j) {
+            let p = skel.position(f, 0, j);
+            x += p[0];
+            z += p[2];
+            n += 1.0;
+        }
+    }
+    (n > 0.0).then(|| [x / n, z / n])
+}
+
+/// How far one pass of a looped motion carries the body over the ground: the change of its
+/// [`ground_point`] from the first to the last frame, extended by one frame so the next pass
+/// starts where this one would have gone.
 fn loop_stride(motion: &Skeleton) -> [f32; 2] {
     let t = motion.frames();
     if t < 2 {
         return [0.0; 2];
     }
-    let mean = |f: usize| {
-        let (mut x, mut z, mut n) = (0.0f32, 0.0f32, 0.0f32);
-        for j in 0..motion.joints() {
-            if motion.is_valid(f, 0, j) {
-                let p = motion.position(f, 0, j);
-                x += p[0];
-                z += p[2];
-                n += 1.0;
-            }
-        }
-        (n > 0.0).then(|| [x / n, z / n])
-    };
-    match (mean(0), mean(t - 1)) {
+    match (ground_point(motion, 0), ground_point(motion, t - 1)) {
         (Some(a), Some(b)) => {
             let k = t as f32 / (t - 1) as f32;
             [(b[0] - a[0]) * k, (b[1] - a[1]) * k]
@@ -242,18 +245,8 @@ mod tests {
         assert_eq!(out.iter().filter(|c| c.mirrored).count(), 4);
     }
 
-    /// The mean x, z of person 0's valid joints in frame `f`.
     fn ground(s: &Skeleton, f: usize) -> [f32; 2] {
-        let (mut x, mut z, mut n) = (0.0, 0.0, 0.0);
-        for j in 0..s.joints() {
-            if s.is_valid(f, 0, j) {
-                let p = s.position(f, 0, j);
-                x += p[0];
-                z += p[2];
-                n += 1.0;
-            }
-        }
-        [x / n, z / n]
+        ground_point(s, f).expect("a valid joint")
     }
 
     #[test]
