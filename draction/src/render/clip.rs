@@ -344,6 +344,12 @@ fn authors_offset(positions: &[f32], valid: &[bool]) -> Option<[f32; 3]> {
     ])
 }
 
+/// The half-width, as a tangent, of the part of the camera's view a positioned body is kept
+/// in: 90 % of the 60° field of view.
+pub(crate) fn view_tan() -> f32 {
+    0.9 * (30.0f32).to_radians().tan()
+}
+
 /// Positioning that keeps a whole trajectory in view: x and y centred on their medians, then
 /// the body pushed back until its median depth is at least 2.5 m and every joint lies inside
 /// 90 % of the 60° field of view and at least 1.5 m from the camera.
@@ -357,7 +363,7 @@ fn fit_view_offset(positions: &[f32], valid: &[bool]) -> Option<[f32; 3]> {
         -prep::lower_median(xs.clone()),
         -prep::lower_median(ys.clone()),
     );
-    let tan = 0.9 * (30.0f32).to_radians().tan();
+    let tan = view_tan();
     let mut zo = CROSS_Z_TARGET - prep::lower_median(zs.clone());
     for ((x, y), z) in xs.iter().zip(&ys).zip(&zs) {
         let lateral = (x + xo).abs().max((y + yo).abs());

@@ -464,9 +464,6 @@ impl Clip<'_> {
     }
 }
 
-/// Half-width of the part of the view [`keep_in_view`] keeps every joint in, as a tangent.
-const VIEW_TAN: f32 = 0.9 * 0.577_350_3; // 0.9 tan 30°
-
 /// Moves a skeleton straight back, as a camera operator steps back for a run across the room,
 /// until every valid joint of every frame lies within 90 % of the renderer's 60° field of view
 /// (the margin its cross-topology positioning keeps too). NTU-25 clips take the renderer's
@@ -474,12 +471,13 @@ const VIEW_TAN: f32 = 0.9 * 0.577_350_3; // 0.9 tan 30°
 /// such clips turned about their centre) must stay in view themselves. Camera space: the
 /// camera at the origin, looking along +z.
 pub fn keep_in_view(skel: &mut Skeleton) {
+    let tan = crate::render::clip::view_tan();
     let push = skel
         .positions()
         .chunks(3)
         .zip(skel.valid())
         .filter(|(_, v)| **v)
-        .map(|(p, _)| p[0].abs().max(p[1].abs()) / VIEW_TAN - p[2])
+        .map(|(p, _)| p[0].abs().max(p[1].abs()) / tan - p[2])
         .fold(0.0f32, f32::max);
     if push > 0.0 {
         skel.map_positions(|[x, y, z]| [x, y, z + push]);
