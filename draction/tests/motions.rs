@@ -155,6 +155,48 @@ fn walking_and_running_travel_at_human_speeds_and_a_run_outpaces_a_walk() {
     }
 }
 
+/// The direction (radians about the vertical) of the line from the left to the right hip.
+fn hip_heading(s: &Skeleton, t: usize) -> f32 {
+    let (l, r) = (s.position(t, 0, 12), s.position(t, 0, 16));
+    (r[2] - l[2]).atan2(r[0] - l[0])
+}
+
+#[test]
+fn some_walks_and_runs_turn_as_they_go_and_the_body_turns_with_its_path() {
+    let (mut bent, mut straight) = (0, 0);
+    for class in ["walking", "running"] {
+        for performer in 0..16 {
+            let (_, s) = clip(class, performer, 5);
+            let last = s.frames() - 1;
+            let mut turned = hip_heading(&s, last) - hip_heading(&s, 0);
+            turned = (turned + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
+                - std::f32::consts::PI;
+            // 3 s at 0.25–0.6 rad/s: 0.75–1.8 rad (the hips also sway with each step).
+            if turned.abs() > 0.5 {
+                bent += 1;
+                // The path bends the same way: the late travel direction turned from the early.
+                let d = |a: usize, b: usize| {
+                    let (p, q) = (s.position(a, 0, 0), s.position(b, 0, 0));
+                    (q[2] - p[2]).atan2(q[0] - p[0])
+                };
+                let mut path_turn = d(last - 15, last) - d(0, 15);
+                path_turn = (path_turn + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
+                    - std::f32::consts::PI;
+                assert!(
+                    path_turn * turned > 0.0 && (path_turn - turned).abs() < 0.6,
+                    "{class} {performer}: the body turned {turned}, its path {path_turn}"
+                );
+            } else if turned.abs() < 0.25 {
+                straight += 1;
+            }
+        }
+    }
+    assert!(
+        bent >= 8 && straight >= 8,
+        "{bent} bent, {straight} straight of 32"
+    );
+}
+
 #[test]
 fn every_joint_of_every_class_stays_in_the_cameras_view() {
     // The renderer's camera: at the origin, looking along +z, a 60° field of view.

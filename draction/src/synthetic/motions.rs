@@ -484,6 +484,32 @@ pub fn keep_in_view(skel: &mut Skeleton) {
     }
 }
 
+/// The joints and root of every pose, with the forward travel of the root (along −z) bent
+/// into an arc that turns `bend` radians per second about the vertical, the body turning with
+/// its path. `bend = 0` leaves the poses as they are.
+fn bent(poses: &[Pose], body: &BodyLengths, bend: f32, fps: f32) -> Vec<([V3; 25], V3)> {
+    let mid = poses.len().saturating_sub(1) as f32 / fps / 2.0;
+    let mut path = [0.0f32; 3];
+    let mut last_z = poses.first().map_or(0.0, |p| p.root[2]);
+    poses
+        .iter()
+        .enumerate()
+        .map(|(f, pose)| {
+            let mut joints = pose.joints(body);
+            let mut root = pose.root;
+            if bend != 0.0 {
+                let r = rot_y(bend * (f as f32 / fps - mid));
+                path = add(path, mat_vec(&r, [0.0, 0.0, pose.root[2] - last_z]));
+                last_z = pose.root[2];
+                let moved = |q: V3| add(mat_vec(&r, sub(q, [0.0, 0.0, pose.root[2]])), path);
+                joints.iter_mut().for_each(|q| *q = moved(*q));
+                root = moved(root);
+            }
+            (joints, root)
+        })
+        .collect()
+}
+
 /// Walking or running: legs alternate stance and swing while the root travels forward.
 fn locomotion(c: &Clip, t: f32, run: bool) -> Pose {
     let p = c.p;
@@ -907,6 +933,19 @@ pub fn generate(
         }
         _ => performer.yaw,
     };
+    // Half the walks and runs follow a curve (people turn as they go), bending by 0.25–0.6
+    // rad/s to either side.
+    let bend = match class {
+        "walking" | "running" if uniform(&mut rng, 0.0, 1.0) < 0.5 => {
+            let to = if uniform(&mut rng, 0.0, 1.0) < 0.5 {
+                -1.0
+            } else {
+                1.0
+            };
+            to * uniform(&mut rng, 0.25, 0.6)
+        }
+        _ => 0.0,
+    };
     let mut poses = Vec::with_capacity(frames);
     for f in 0..frames {
         let t = f as f32 / fps;
@@ -927,16 +966,17 @@ pub fn generate(
         }
         poses.push(pose);
     }
+    let bodies = bent(&poses, &performer.body, bend, fps);
     // Centre the path of the root on the performer's spot.
-    let n = poses.len() as f32;
-    let mean_x = poses.iter().map(|p| p.root[0]).sum::<f32>() / n;
-    let mean_z = poses.iter().map(|p| p.root[2]).sum::<f32>() / n;
+    let n = bodies.len() as f32;
+    let mean_x = bodies.iter().map(|(_, root)| root[0]).sum::<f32>() / n;
+    let mean_z = bodies.iter().map(|(_, root)| root[2]).sum::<f32>() / n;
     let centre = [mean_x, 0.0, mean_z];
     let turn = rot_y(heading);
     let place = [performer.lateral, performer.floor_y, performer.distance];
     let mut positions = Vec::with_capacity(frames * 25 * 3);
-    for pose in &poses {
-        for q in pose.joints(&performer.body) {
+    for (body, _) in &bodies {
+        for &q in body {
             let w = add(mat_vec(&turn, sub(q, centre)), place);
             positions.extend_from_slice(&w);
         }
