@@ -14,9 +14,11 @@
 //! real recordings held out). Tasks: the authors' label-only multiple-choice prompt over the 19
 //! labels, captioning with template captions, and the Disc-FT YES/NO question on true,
 //! confusable and unrelated labels. The trainable set is Stage 3's (renderer, projector, LoRA)
-//! plus the ViT; plain answer cross entropy. The evaluation (`eval.json`) ranks the bundle's
-//! labels on every held-out clip (per collection, per label), asks `verify` about the true, a
-//! confusable and an unrelated label, captions a spread of clips, and records the first clip of
+//! plus the ViT; plain answer cross entropy. The bundle reads every input through SMPL-22
+//! (`--input-layout`). The evaluation (`eval.json`) ranks the bundle's labels on every held-out
+//! clip (per collection, per label) and on the first clip of every held-out real source
+//! converted to each built-in layout, asks `verify` about the true, a confusable and an
+//! unrelated label, captions a spread of clips, and records the first clip of
 //! every held-out recording with its prediction (`check_clips`, re-checked by
 //! `tests/bundled_model.rs`).
 
@@ -26,6 +28,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
+use draction::layout::{BUILTIN_LAYOUTS, Layout};
 use indicatif::ProgressBar;
 use skeletonllm_model::load::bundle::{self, BaseLanguageModel, BundleManifest};
 use skeletonllm_model::{
@@ -97,6 +100,11 @@ struct Args {
     /// Held-out clips captioned for BLEU/ROUGE (greedy decoding is the slow part).
     #[arg(long, default_value_t = 36)]
     caption_eval: usize,
+    /// The layout every input is retargeted to before rendering (the bundle's `input_layout`;
+    /// `own` keeps each skeleton's own). Sparse layouts such as COCO-17 or OpenPose read better
+    /// through SMPL-22, one of the two layouts DrAction's checkpoint renders natively.
+    #[arg(long, default_value = "smpl22")]
+    input_layout: String,
     /// Only evaluate the bundle already in `--out`.
     #[arg(long)]
     eval_only: bool,
@@ -175,7 +183,7 @@ fn model_config() -> InternVlConfig {
     InternVlConfig::new(vision, projector, text)
 }
 
-fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize) -> BundleManifest {
+fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize, input_layout: &str) -> BundleManifest {
     let file = gguf
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -192,13 +200,17 @@ fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize) -> BundleManifest {
         frames,
         system: SYSTEM.to_string(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
-        input_layout: None,
+        input_layout: (input_layout != "own").then(|| input_layout.to_string()),
         files: Default::default(),
     }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.input_layout != "own" {
+        Layout::builtin(&args.input_layout)
+            .map_err(|e| anyhow!("--input-layout {}: {e}", args.input_layout))?;
+    }
     let device = skeletonllm::device();
     let started = Instant::now();
     let clips = tiny::build(
@@ -341,7 +353,7 @@ fn main() -> Result<()> {
             &args.out,
             &trained,
             &config,
-            &manifest(&args.gguf, &lora, args.frames),
+            &manifest(&args.gguf, &lora, args.frames, &args.input_layout),
         )
         .map_err(|e| anyhow!("{e}"))?;
         std::fs::write(
@@ -378,7 +390,8 @@ impl Tally {
 
 /// Evaluates the bundle in `--out` on the held-out clips: recognition among the bundle's own
 /// labels per held-out collection and per label, `verify` on the true label against a
-/// confusable and an unrelated one, captions on a spread of clips, and the seconds per clip.
+/// confusable and an unrelated one, recognition of one clip per held-out real source converted
+/// to every built-in layout, captions on a spread of clips, and the seconds per clip.
 fn evaluate(
     args: &Args,
     all: &[MotionClip],
@@ -401,6 +414,7 @@ fn evaluate(
     let mut rng = SplitMix64::new(args.seed ^ 0xE7A1);
     let mut check = Vec::new();
     let mut checked = std::collections::BTreeSet::new();
+    let mut firsts: Vec<&MotionClip> = Vec::new();
     for clip in held_out {
         let t = Instant::now();
         let c = assistant.clip(&clip.skeleton).map_err(|e| anyhow!("{e}"))?;
@@ -419,6 +433,7 @@ fn evaluate(
             real.add(hit1, hit5);
         }
         if clip.collection != "procedural" && checked.insert(clip.source.clone()) {
+            firsts.push(*clip);
             check.push(
                 serde_json::json!({"source": clip.source, "label": clip.label,
                 "predicted": ranking[0].label}),
@@ -440,6 +455,31 @@ fn evaluate(
         bar.inc(1);
     }
     bar.finish();
+    // Cross-format transfer: the first clip of every held-out real source converted to each
+    // built-in layout (as `skeletonllm convert` does) and ranked again.
+    let mut per_layout: BTreeMap<&str, Tally> = BTreeMap::new();
+    let bar = ProgressBar::new((firsts.len() * BUILTIN_LAYOUTS.len()) as u64);
+    for name in BUILTIN_LAYOUTS {
+        let layout = Layout::builtin(name).map_err(|e| anyhow!("{e}"))?;
+        for clip in &firsts {
+            let converted = clip.skeleton.retarget(&layout);
+            let c = assistant.clip(&converted).map_err(|e| anyhow!("{e}"))?;
+            let ranking = assistant
+                .rank_labels(&c, &labels)
+                .map_err(|e| anyhow!("{e}"))?;
+            let hit5 = ranking.iter().take(5).any(|s| s.label == clip.label);
+            per_layout
+                .entry(name)
+                .or_default()
+                .add(ranking[0].label == clip.label, hit5);
+            bar.inc(1);
+        }
+    }
+    bar.finish();
+    let layout_top1: Vec<f64> = per_layout
+        .values()
+        .map(|t| t.top1 as f64 / t.clips.max(1) as f64)
+        .collect();
     // The same ranking on a spread of training clips (how well the training set was fitted).
     let train_clips: Vec<&MotionClip> = all.iter().filter(|c| !c.held_out).collect();
     let stride = (train_clips.len() / 72).max(1);
@@ -507,6 +547,13 @@ fn evaluate(
             "no_to_confusable_label": no_hard as f64 / nv,
             "no_to_unrelated_label": no_unrelated as f64 / nv,
             "accuracy": (yes_true + no_hard + no_unrelated) as f64 / (3.0 * nv),
+        },
+        "converted_layouts": {
+            "sources": firsts.len(),
+            "top1_mean": layout_top1.iter().sum::<f64>() / layout_top1.len().max(1) as f64,
+            "top1_min": layout_top1.iter().copied().fold(f64::INFINITY, f64::min),
+            "per_layout": per_layout.iter().map(|(k, t)| (k.to_string(), t.json()))
+                .collect::<serde_json::Map<_, _>>(),
         },
         "train_top1": fitted.top1 as f64 / fitted.clips.max(1) as f64,
         "train_clips_ranked": fitted.clips,
