@@ -22,7 +22,7 @@ use skeletonllm::draction::layout::BUILTIN_LAYOUTS as LAYOUTS;
 /// Address-space limit for the runs that used to allocate gigabytes (KiB).
 const ULIMIT_KB: u64 = 3 * 1024 * 1024;
 
-/// The bundled DeepMimic walk ("walking" 87 % with the bundled model).
+/// The bundled DeepMimic walk ("walking" 89 % with the bundled model).
 const WALK: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/assets/samples/deepmimic_walk.txt"
