@@ -21,10 +21,21 @@ for f in assets/samples/cmu_01_01.bvh assets/samples/walker_turn_left.txt assets
   run render "$f" --weights "$model/model.safetensors" --frames 6 --size 224 --out "$out/${name}_render" >/dev/null
   echo "  rendered: $out/${name}_render/animation.gif (and contact_sheet.png)" >&2
 done
-# Streaming: the walk cycle, retargeted to SMPL-22 and played three times, fed frame by frame
-# as JSON lines (one decision every 20 frames over the last 60).
+# Streaming: the walk cycle, retargeted to SMPL-22 and played three times, each pass moved on
+# by the cycle's stride so the walker keeps going forward, fed frame by frame as JSON lines
+# (one decision every 20 frames over the last 60).
 echo >&2
 run convert assets/samples/deepmimic_walk.txt --to smpl22 --out "$out/walk_smpl22.json"
-python3 -c 'import json,sys; [print(json.dumps(f)) for f in json.load(open(sys.argv[1]))["frames"] * 3]' \
-  "$out/walk_smpl22.json" | run stream --layout smpl22 --window 60 --every 20
+python3 - "$out/walk_smpl22.json" <<'PY' | run stream --layout smpl22 --window 60 --every 20
+import json, sys
+frames = json.load(open(sys.argv[1]))["frames"]
+first, last = frames[0][0][0], frames[-1][0][0]  # body 0, joint 0 (the pelvis)
+n = len(frames)
+stride = [(last[k] - first[k]) * n / (n - 1) if k != 1 else 0.0 for k in range(3)]
+for k in range(3):
+    for f in frames:
+        moved = [[None if j is None else [j[c] + k * stride[c] for c in range(3)] for j in body]
+                 for body in f]
+        print(json.dumps(moved))
+PY
 echo "open $out/cmu_01_01_render/animation.gif" >&2
