@@ -155,6 +155,11 @@ fn walking_and_running_travel_at_human_speeds_and_a_run_outpaces_a_walk() {
     }
 }
 
+/// `angle` brought into [−π, π).
+fn wrapped(angle: f32) -> f32 {
+    (angle + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI
+}
+
 /// The direction (radians about the vertical) of the line from the left to the right hip.
 fn hip_heading(s: &Skeleton, t: usize) -> f32 {
     let (l, r) = (s.position(t, 0, 12), s.position(t, 0, 16));
@@ -168,9 +173,7 @@ fn some_walks_and_runs_turn_as_they_go_and_the_body_turns_with_its_path() {
         for performer in 0..16 {
             let (_, s) = clip(class, performer, 5);
             let last = s.frames() - 1;
-            let mut turned = hip_heading(&s, last) - hip_heading(&s, 0);
-            turned = (turned + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
-                - std::f32::consts::PI;
+            let turned = wrapped(hip_heading(&s, last) - hip_heading(&s, 0));
             // 3 s at 0.25–0.6 rad/s: 0.75–1.8 rad (the hips also sway with each step).
             if turned.abs() > 0.5 {
                 bent += 1;
@@ -179,9 +182,7 @@ fn some_walks_and_runs_turn_as_they_go_and_the_body_turns_with_its_path() {
                     let (p, q) = (s.position(a, 0, 0), s.position(b, 0, 0));
                     (q[2] - p[2]).atan2(q[0] - p[0])
                 };
-                let mut path_turn = d(last - 15, last) - d(0, 15);
-                path_turn = (path_turn + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
-                    - std::f32::consts::PI;
+                let path_turn = wrapped(d(last - 15, last) - d(0, 15));
                 assert!(
                     path_turn * turned > 0.0 && (path_turn - turned).abs() < 0.6,
                     "{class} {performer}: the body turned {turned}, its path {path_turn}"
