@@ -183,7 +183,12 @@ fn model_config() -> InternVlConfig {
     InternVlConfig::new(vision, projector, text)
 }
 
-fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize, input_layout: &str) -> BundleManifest {
+fn manifest(
+    gguf: &Path,
+    lora: &LoraConfig,
+    frames: usize,
+    input_layout: Option<&str>,
+) -> BundleManifest {
     let file = gguf
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -200,16 +205,16 @@ fn manifest(gguf: &Path, lora: &LoraConfig, frames: usize, input_layout: &str) -
         frames,
         system: SYSTEM.to_string(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
-        input_layout: (input_layout != "own").then(|| input_layout.to_string()),
+        input_layout: input_layout.map(str::to_string),
         files: Default::default(),
     }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.input_layout != "own" {
-        Layout::builtin(&args.input_layout)
-            .map_err(|e| anyhow!("--input-layout {}: {e}", args.input_layout))?;
+    let input_layout = (args.input_layout != "own").then_some(args.input_layout.as_str());
+    if let Some(name) = input_layout {
+        Layout::builtin(name).map_err(|e| anyhow!("--input-layout {name}: {e}"))?;
     }
     let device = skeletonllm::device();
     let started = Instant::now();
@@ -353,7 +358,7 @@ fn main() -> Result<()> {
             &args.out,
             &trained,
             &config,
-            &manifest(&args.gguf, &lora, args.frames, &args.input_layout),
+            &manifest(&args.gguf, &lora, args.frames, input_layout),
         )
         .map_err(|e| anyhow!("{e}"))?;
         std::fs::write(
@@ -381,10 +386,19 @@ impl Tally {
         self.top5 += usize::from(hit5);
     }
 
+    /// Share of clips whose first-ranked label is right.
+    fn top1_rate(&self) -> f64 {
+        self.top1 as f64 / self.clips.max(1) as f64
+    }
+
+    /// Share of clips whose right label is among the first five.
+    fn top5_rate(&self) -> f64 {
+        self.top5 as f64 / self.clips.max(1) as f64
+    }
+
     fn json(&self) -> serde_json::Value {
-        let n = self.clips.max(1) as f64;
-        serde_json::json!({"clips": self.clips, "top1": self.top1 as f64 / n,
-            "top5": self.top5 as f64 / n})
+        serde_json::json!({"clips": self.clips, "top1": self.top1_rate(),
+            "top5": self.top5_rate()})
     }
 }
 
@@ -455,6 +469,13 @@ fn evaluate(
         bar.inc(1);
     }
     bar.finish();
+    // A clip's labels, best first (the held-out loop above keeps its clip for `verify` too).
+    let rank = |skel: &draction::Skeleton| -> Result<_> {
+        let c = assistant.clip(skel).map_err(|e| anyhow!("{e}"))?;
+        assistant
+            .rank_labels(&c, &labels)
+            .map_err(|e| anyhow!("{e}"))
+    };
     // Cross-format transfer: the first clip of every held-out real source converted to each
     // built-in layout (as `skeletonllm convert` does) and ranked again.
     let mut per_layout: BTreeMap<&str, Tally> = BTreeMap::new();
@@ -462,11 +483,7 @@ fn evaluate(
     for name in BUILTIN_LAYOUTS {
         let layout = Layout::builtin(name).map_err(|e| anyhow!("{e}"))?;
         for clip in &firsts {
-            let converted = clip.skeleton.retarget(&layout);
-            let c = assistant.clip(&converted).map_err(|e| anyhow!("{e}"))?;
-            let ranking = assistant
-                .rank_labels(&c, &labels)
-                .map_err(|e| anyhow!("{e}"))?;
+            let ranking = rank(&clip.skeleton.retarget(&layout))?;
             let hit5 = ranking.iter().take(5).any(|s| s.label == clip.label);
             per_layout
                 .entry(name)
@@ -476,19 +493,13 @@ fn evaluate(
         }
     }
     bar.finish();
-    let layout_top1: Vec<f64> = per_layout
-        .values()
-        .map(|t| t.top1 as f64 / t.clips.max(1) as f64)
-        .collect();
+    let layout_top1: Vec<f64> = per_layout.values().map(Tally::top1_rate).collect();
     // The same ranking on a spread of training clips (how well the training set was fitted).
     let train_clips: Vec<&MotionClip> = all.iter().filter(|c| !c.held_out).collect();
     let stride = (train_clips.len() / 72).max(1);
     let mut fitted = Tally::default();
     for clip in train_clips.iter().step_by(stride).take(72) {
-        let c = assistant.clip(&clip.skeleton).map_err(|e| anyhow!("{e}"))?;
-        let ranking = assistant
-            .rank_labels(&c, &labels)
-            .map_err(|e| anyhow!("{e}"))?;
+        let ranking = rank(&clip.skeleton)?;
         fitted.add(ranking[0].label == clip.label, false);
     }
     // Captions on a spread of held-out clips.
@@ -517,7 +528,7 @@ fn evaluate(
     let real_collections: Vec<f64> = per_collection
         .iter()
         .filter(|(k, _)| !WITHIN_SOURCE.contains(k))
-        .map(|(_, t)| t.top1 as f64 / t.clips.max(1) as f64)
+        .map(|(_, t)| t.top1_rate())
         .collect();
     let mut confusions: Vec<_> = confusions.into_iter().collect();
     confusions.sort_by_key(|c| std::cmp::Reverse(c.1));
@@ -529,8 +540,8 @@ fn evaluate(
         "chance": {"top1": 1.0 / k, "top5": (5.0 / k).min(1.0), "verify": 0.5},
         "held_out_sources": {
             "collections": real_collections.len(),
-            "top1": real.top1 as f64 / real.clips.max(1) as f64,
-            "top5": real.top5 as f64 / real.clips.max(1) as f64,
+            "top1": real.top1_rate(),
+            "top5": real.top5_rate(),
             "top1_mean_over_collections": real_collections.iter().sum::<f64>()
                 / real_collections.len().max(1) as f64,
             "clips": real.clips,
@@ -555,7 +566,7 @@ fn evaluate(
             "per_layout": per_layout.iter().map(|(k, t)| (k.to_string(), t.json()))
                 .collect::<serde_json::Map<_, _>>(),
         },
-        "train_top1": fitted.top1 as f64 / fitted.clips.max(1) as f64,
+        "train_top1": fitted.top1_rate(),
         "train_clips_ranked": fitted.clips,
         "recognize_seconds_median": seconds[seconds.len() / 2],
         "captions": {"clips": hyps.len(), "bleu4": scores.bleu4, "rouge_l": scores.rouge_l,
