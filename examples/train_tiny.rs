@@ -33,7 +33,7 @@ use indicatif::ProgressBar;
 use skeletonllm_model::load::bundle::{self, BaseLanguageModel, BundleManifest};
 use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, LoraConfig, MultiModalProjectorConfig, Qwen2Config,
-    text::prompts,
+    Verification, VerifyMethod, text::prompts,
 };
 use skeletonllm_train::align::{self, AlignConfig};
 use skeletonllm_train::data::rng::SplitMix64;
@@ -105,6 +105,11 @@ struct Args {
     /// through SMPL-22, one of the two layouts DrAction's checkpoint renders natively.
     #[arg(long, default_value = "smpl22")]
     input_layout: String,
+    /// How the bundle's `verify` decides: `ranking` (the label ranked among the bundle's
+    /// labels; the tiny model's YES/NO answers do not follow the clip) or `yes-no` (the
+    /// Disc-FT question).
+    #[arg(long, default_value = "ranking")]
+    verify: String,
     /// Only evaluate the bundle already in `--out`.
     #[arg(long)]
     eval_only: bool,
@@ -188,6 +193,7 @@ fn manifest(
     lora: &LoraConfig,
     frames: usize,
     input_layout: Option<&str>,
+    verify: VerifyMethod,
 ) -> BundleManifest {
     let file = gguf
         .file_name()
@@ -206,6 +212,7 @@ fn manifest(
         system: SYSTEM.to_string(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         input_layout: input_layout.map(str::to_string),
+        verify,
         files: Default::default(),
     }
 }
@@ -213,9 +220,11 @@ fn manifest(
 fn main() -> Result<()> {
     let args = Args::parse();
     let input_layout = (args.input_layout != "own").then_some(args.input_layout.as_str());
-    if let Some(name) = input_layout {
-        Layout::builtin(name).map_err(|e| anyhow!("--input-layout {name}: {e}"))?;
-    }
+    let reading = input_layout
+        .map(|name| Layout::builtin(name).map_err(|e| anyhow!("--input-layout {name}: {e}")))
+        .transpose()?;
+    let verify: VerifyMethod = serde_json::from_value(serde_json::json!(args.verify))
+        .map_err(|_| anyhow!("--verify {}: expected ranking or yes-no", args.verify))?;
     let device = skeletonllm::device();
     let started = Instant::now();
     let clips = tiny::build(
@@ -226,6 +235,25 @@ fn main() -> Result<()> {
         },
     )
     .context("building the dataset (run scripts/fetch-data.sh first)")?;
+    // Training clips are read as the bundle reads its inputs: retargeted to the input layout
+    // (held-out clips stay in their own layouts; the assistant retargets them, as it does any
+    // user's file).
+    let clips: Vec<MotionClip> = match &reading {
+        Some(layout) => clips
+            .into_iter()
+            .map(|c| {
+                if c.held_out || c.skeleton.layout().name == layout.name {
+                    c
+                } else {
+                    MotionClip {
+                        skeleton: std::sync::Arc::new(c.skeleton.retarget(layout)),
+                        ..c
+                    }
+                }
+            })
+            .collect(),
+        None => clips,
+    };
     let held_out: Vec<&MotionClip> = clips.iter().filter(|c| c.held_out).collect();
     eprintln!(
         "data: {} clips ({} training, {} held out) from real mocap and procedural motion, {:.1} s",
@@ -358,7 +386,7 @@ fn main() -> Result<()> {
             &args.out,
             &trained,
             &config,
-            &manifest(&args.gguf, &lora, args.frames, input_layout),
+            &manifest(&args.gguf, &lora, args.frames, input_layout, verify),
         )
         .map_err(|e| anyhow!("{e}"))?;
         std::fs::write(
@@ -402,6 +430,39 @@ impl Tally {
     }
 }
 
+/// `verify`'s answers about the true, a confusable and an unrelated label of each clip.
+#[derive(Default)]
+struct VerifyTally {
+    clips: usize,
+    yes_to_true: usize,
+    no_to_confusable: usize,
+    no_to_unrelated: usize,
+}
+
+impl VerifyTally {
+    fn add(
+        &mut self,
+        true_label: &Verification,
+        confusable: &Verification,
+        unrelated: &Verification,
+    ) {
+        self.clips += 1;
+        self.yes_to_true += usize::from(true_label.yes);
+        self.no_to_confusable += usize::from(!confusable.yes);
+        self.no_to_unrelated += usize::from(!unrelated.yes);
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let n = self.clips.max(1) as f64;
+        let right = self.yes_to_true + self.no_to_confusable + self.no_to_unrelated;
+        serde_json::json!({"clips": self.clips,
+            "yes_to_true_label": self.yes_to_true as f64 / n,
+            "no_to_confusable_label": self.no_to_confusable as f64 / n,
+            "no_to_unrelated_label": self.no_to_unrelated as f64 / n,
+            "accuracy": right as f64 / (3.0 * n)})
+    }
+}
+
 /// Evaluates the bundle in `--out` on the held-out clips: recognition among the bundle's own
 /// labels per held-out collection and per label, `verify` on the true label against a
 /// confusable and an unrelated one, recognition of one clip per held-out real source converted
@@ -424,7 +485,7 @@ fn evaluate(
     let mut per_label: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut real = Tally::default();
     let mut confusions: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let (mut yes_true, mut no_hard, mut no_unrelated, mut verified) = (0usize, 0usize, 0usize, 0);
+    let (mut yes_no, mut by_ranking) = (VerifyTally::default(), VerifyTally::default());
     let mut rng = SplitMix64::new(args.seed ^ 0xE7A1);
     let mut check = Vec::new();
     let mut checked = std::collections::BTreeSet::new();
@@ -461,11 +522,20 @@ fn evaluate(
         let hard = tiny::confusable(clip.label);
         let wrong = hard[rng.below(hard.len())];
         let unrelated = tiny::UNRELATED[rng.below(tiny::UNRELATED.len())];
-        let v = |label: &str| assistant.verify_clip(&c, label).map_err(|e| anyhow!("{e}"));
-        yes_true += usize::from(v(clip.label)?.yes);
-        no_hard += usize::from(!v(wrong)?.yes);
-        no_unrelated += usize::from(!v(unrelated)?.yes);
-        verified += 1;
+        let v = |label: &str| {
+            assistant
+                .verify_yes_no(&c, label)
+                .map_err(|e| anyhow!("{e}"))
+        };
+        yes_no.add(&v(clip.label)?, &v(wrong)?, &v(unrelated)?);
+        // By ranking: the true and confusable labels are among the ranked ones already.
+        let r = |label: &str| {
+            Verification::from_ranking(&ranking, label).ok_or_else(|| anyhow!("{label} unranked"))
+        };
+        let unrelated = assistant
+            .verify_by_ranking(&c, unrelated)
+            .map_err(|e| anyhow!("{e}"))?;
+        by_ranking.add(&r(clip.label)?, &r(wrong)?, &unrelated);
         bar.inc(1);
     }
     bar.finish();
@@ -532,7 +602,6 @@ fn evaluate(
         .collect();
     let mut confusions: Vec<_> = confusions.into_iter().collect();
     confusions.sort_by_key(|c| std::cmp::Reverse(c.1));
-    let nv = verified.max(1) as f64;
     let k = labels.len() as f64;
     let report = serde_json::json!({
         "labels": labels,
@@ -552,13 +621,14 @@ fn evaluate(
             .collect::<serde_json::Map<_, _>>(),
         "confusions": confusions.iter().take(12).map(|((a, b), n)|
             serde_json::json!({"label": a, "predicted": b, "clips": n})).collect::<Vec<_>>(),
-        "verify": {
-            "clips": verified,
-            "yes_to_true_label": yes_true as f64 / nv,
-            "no_to_confusable_label": no_hard as f64 / nv,
-            "no_to_unrelated_label": no_unrelated as f64 / nv,
-            "accuracy": (yes_true + no_hard + no_unrelated) as f64 / (3.0 * nv),
-        },
+        // What `skeletonllm verify` answers with this bundle, and each method on its own.
+        "verify": {"method": assistant.options.verify,
+            "answers": match assistant.options.verify {
+                VerifyMethod::YesNo => yes_no.json(),
+                VerifyMethod::Ranking => by_ranking.json(),
+            }},
+        "verify_yes_no": yes_no.json(),
+        "verify_ranking": by_ranking.json(),
         "converted_layouts": {
             "sources": firsts.len(),
             "top1_mean": layout_top1.iter().sum::<f64>() / layout_top1.len().max(1) as f64,

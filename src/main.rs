@@ -181,9 +181,9 @@ enum Command {
         #[command(flatten)]
         task: task_cmd::TaskArgs,
     },
-    /// Is the action LABEL? YES/NO with its probability (the Disc-FT question). Meaningful only
-    /// for a model trained on that question (`train --stage 2`); the bundled skeletonllm-tiny
-    /// is not, and says so when used.
+    /// Is the action LABEL? YES or NO with a probability: the Disc-FT question (a model trained
+    /// with `train --stage 2`), or, for a bundle whose manifest says `"verify": "ranking"` (the
+    /// bundled skeletonllm-tiny), LABEL ranked among the model's own labels: YES when first.
     Verify {
         /// Skeleton file (any supported format).
         file: PathBuf,

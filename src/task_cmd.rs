@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use draction::render::Rasterizer;
-use skeletonllm_model::{Assistant, TaskOptions};
+use skeletonllm_model::{Assistant, TaskOptions, VerifyMethod};
 use skeletonllm_train::data::{ZeroShotSplit, read_conversations};
 use skeletonllm_train::train::Stage;
 use skeletonllm_train::train::sample::{Sample, SkeletonRef};
@@ -289,24 +289,28 @@ pub fn verify(file: &Path, args: &TaskArgs, label: &str) -> Result<()> {
     let skel = read_skeleton(file)?;
     let a = assistant(&args.load)?;
     check_against_tokenizer(&a, "--label", label)?;
-    if args.load.model.is_none() {
-        eprintln!(
-            "note: the bundled skeletonllm-tiny was not trained on this YES/NO question \
-             (Disc-FT, stage 2): its answer does not mean much; use a model trained with \
-             `skeletonllm train --stage 2`"
-        );
-    }
     let v = a
         .verify(&skel, label)
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     if args.json {
         outln!("{}", serde_json::to_string(&v)?)?;
     } else {
-        outln!(
-            "{} (P(YES) = {:.3})",
-            if v.yes { "YES" } else { "NO" },
-            v.yes_probability
-        )?;
+        let answer = if v.yes { "YES" } else { "NO" };
+        match v.method {
+            VerifyMethod::YesNo => outln!("{answer} (P(YES) = {:.3})", v.yes_probability)?,
+            VerifyMethod::Ranking => {
+                let n = a.labels.len() + usize::from(!a.labels.iter().any(|l| l == label));
+                let rank = if v.yes {
+                    "ranks first"
+                } else {
+                    "does not rank first"
+                };
+                outln!(
+                    "{answer} (\"{label}\" {rank} of {n} labels, P = {:.3})",
+                    v.yes_probability
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -819,14 +819,29 @@ fn an_answer_outside_the_candidates_is_marked() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 11. `verify` with the bundled model says it is not trained for the question.
+// 11. `verify` with the bundled model ranks the label among its own: YES to the walk's label,
+// NO to a confusable and to an unrelated one, and it says how it decided.
 
 #[test]
-fn verify_with_the_bundled_model_says_it_is_untrained() {
+fn verify_with_the_bundled_model_answers_by_ranking() {
     need_bundled_model();
-    let out = run(&["verify", WALK, "--label", "sleeping"]);
-    let (_, stderr) = succeeds(&out);
-    assert!(stderr.contains("not trained"), "{stderr}");
+    let answer = |label: &str, json: bool| {
+        let mut args = vec!["verify", WALK, "--label", label];
+        if json {
+            args.push("--json");
+        }
+        succeeds(&run(&args)).0
+    };
+    let v: serde_json::Value = serde_json::from_str(&answer("walking", true)).unwrap();
+    assert_eq!(v["method"], "ranking", "{v}");
+    assert_eq!(v["yes"], true, "{v}");
+    let v: serde_json::Value = serde_json::from_str(&answer("dancing", true)).unwrap();
+    assert_eq!(v["yes"], false, "{v}");
+    let text = answer("sleeping", false);
+    assert!(
+        text.starts_with("NO") && text.contains("does not rank first of 20 labels"),
+        "{text}"
+    );
     let help = String::from_utf8_lossy(&run(&["verify", "--help"]).stdout).to_string();
-    assert!(help.contains("not"), "{help}");
+    assert!(help.contains("ranking"), "{help}");
 }

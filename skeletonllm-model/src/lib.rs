@@ -92,7 +92,7 @@ pub use load::{
 pub use lora::{LoraConfig, LoraError, LoraWeight, apply_lora, merge_lora};
 pub use precision::{BaseDtype, DeviceFamily, cast_frozen_bases};
 pub use skeleton_llm::SkeletonLlm;
-pub use tasks::{Assistant, LabelScore, Recognition, TaskOptions, Verification};
+pub use tasks::{Assistant, LabelScore, Recognition, TaskOptions, Verification, VerifyMethod};
 pub use text::{Conversation, InternVlTokenizer, SpecialTokens};
 pub use vision::{
     InternVit, InternVitConfig, MultiModalProjector, MultiModalProjectorConfig, pixel_shuffle,

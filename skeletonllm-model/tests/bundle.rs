@@ -17,8 +17,8 @@ use skeletonllm_model::load::gguf::load_gguf_llama;
 use skeletonllm_model::load::{read_safetensors, write_safetensors};
 use skeletonllm_model::{
     Assistant, InternVitConfig, InternVlConfig, InternVlInput, LoraConfig,
-    MultiModalProjectorConfig, Qwen2Config, SkeletonLlm, apply_lora, load_adapters, save_adapters,
-    text::prompts,
+    MultiModalProjectorConfig, Qwen2Config, SkeletonLlm, VerifyMethod, apply_lora, load_adapters,
+    save_adapters, text::prompts,
 };
 
 fn gguf() -> PathBuf {
@@ -47,6 +47,7 @@ fn manifest(lora: &LoraConfig) -> BundleManifest {
         system: "You watch motion.".into(),
         labels: vec!["walk".into(), "run".into(), "jump".into()],
         input_layout: None,
+        verify: Default::default(),
         files: Default::default(),
     }
 }
@@ -248,6 +249,60 @@ fn a_bundles_input_layout_retargets_every_input_and_an_unknown_one_is_named() {
         e.contains("config.json") && e.contains("input_layout") && e.contains("ntu26"),
         "{e}"
     );
+}
+
+#[test]
+fn a_bundle_that_verifies_by_ranking_says_yes_to_its_first_ranked_label_only() {
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (model, config, lora) = adapted(&device, dir.path());
+    let out = dir.path().join("bundle");
+    let mut m = manifest(&lora);
+    // The default (YES/NO) is left out of config.json; ranking is written and read back.
+    save_bundle(&out, &model, &config, &m).unwrap();
+    let text = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(!text.contains("\"verify\""), "{text}");
+    m.verify = VerifyMethod::Ranking;
+    save_bundle(&out, &model, &config, &m).unwrap();
+    let text = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(text.contains("\"verify\": \"ranking\""), "{text}");
+    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+    let assistant = Assistant::load(&out, &device).unwrap();
+    assert_eq!(assistant.options.verify, VerifyMethod::Ranking);
+    let skel = standing_ntu(4);
+    let clip = assistant.clip(&skel).unwrap();
+    let ranking = assistant.rank_labels(&clip, &assistant.labels).unwrap();
+    for score in &ranking {
+        let v = assistant.verify_clip(&clip, &score.label).unwrap();
+        assert_eq!(v.method, VerifyMethod::Ranking);
+        assert_eq!(v.yes, score.label == ranking[0].label, "{v:?} {ranking:?}");
+        assert!((v.yes_probability - score.probability).abs() < 1e-5);
+    }
+    // A label the model does not know is ranked among its labels too.
+    let v = assistant.verify_clip(&clip, "sleeping").unwrap();
+    let with = assistant
+        .rank_labels(&clip, &["walk", "run", "jump", "sleeping"])
+        .unwrap();
+    assert_eq!(v.yes, with[0].label == "sleeping");
+    let p = with
+        .iter()
+        .find(|s| s.label == "sleeping")
+        .unwrap()
+        .probability;
+    assert!((v.yes_probability - p).abs() < 1e-5);
+    // The YES/NO question stays reachable, and is what a bundle without labels must use.
+    assert_eq!(
+        assistant.verify_yes_no(&clip, "walk").unwrap().method,
+        VerifyMethod::YesNo
+    );
+    m.labels.clear();
+    save_bundle(&out, &model, &config, &m).unwrap();
+    let e = Assistant::load(&out, &device)
+        .unwrap()
+        .verify_clip(&clip, "walk")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("labels"), "{e}");
 }
 
 #[test]

@@ -67,6 +67,7 @@ pub fn tiny_bundle_with_sha(dir: &Path, sha256: &str) {
         system: "You watch motion.".into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         input_layout: None,
+        verify: Default::default(),
         files: Default::default(),
     };
     save_bundle(dir, &model, &config, &manifest).unwrap();

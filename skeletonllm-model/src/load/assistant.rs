@@ -50,6 +50,7 @@ impl Assistant {
                 frames: bundle.manifest.frames,
                 system: bundle.manifest.system,
                 input_layout,
+                verify: bundle.manifest.verify,
                 ..TaskOptions::default()
             };
             let mut assistant =

@@ -34,6 +34,7 @@ use crate::load::{apply_tensors, read_safetensors, write_safetensors};
 use crate::load::{load_adapters, save_adapters};
 use crate::lora::{LoraConfig, merge_lora};
 use crate::skeleton_llm::SkeletonLlm;
+use crate::tasks::VerifyMethod;
 use crate::text::tokenizer::{InternVlTokenizer, append_internvl_tokens};
 
 /// Key of the [`BundleManifest`] in a bundle's `config.json`.
@@ -78,6 +79,9 @@ pub struct BundleManifest {
     /// rendered: the one layout the model was trained on. `None`: rendered as it comes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_layout: Option<String>,
+    /// How `verify` decides ([`VerifyMethod::YesNo`] when absent).
+    #[serde(default, skip_serializing_if = "VerifyMethod::is_default")]
+    pub verify: VerifyMethod,
     /// sha256 of the bundle's weight files ([`WEIGHTS_FILE`], [`ADAPTERS_FILE`]) by file name,
     /// written by [`save_bundle`] and checked on every load ([`verify_bundle_files`]).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use draction::Skeleton;
 use draction::render::Clip;
 
-use super::{Recognition, TaskOptions, Verification, softmax};
+use super::{Recognition, TaskOptions, Verification, VerifyMethod, softmax};
 use crate::error::{Error, Result};
 use crate::generation::generate::{GenerateOptions, generate_streaming};
 use crate::internvl::InternVlInput;
@@ -231,11 +231,12 @@ impl Assistant {
         self.answer_clip(&clip, question, self.options.max_text_tokens, on_text)
     }
 
-    /// The Disc-FT question "is the action `label`?": P(YES) from the likelihoods of the
-    /// answers YES and NO.
+    /// Whether `skel` shows the action `label`, decided as [`TaskOptions::verify`] says: the
+    /// Disc-FT question "is the action `label`?" (P(YES) from the likelihoods of the answers
+    /// YES and NO), or `label` ranked among the model's own labels.
     ///
     /// # Errors
-    /// As [`Assistant::score_answers`].
+    /// As [`Assistant::score_answers`]; [`Error::Task`] for ranking with no labels.
     pub fn verify(&self, skel: &Skeleton, label: &str) -> Result<Verification> {
         self.verify_clip(&self.clip(skel)?, label)
     }
@@ -243,8 +244,38 @@ impl Assistant {
     /// [`Assistant::verify`] on a clip already rendered (ask about several labels, render once).
     ///
     /// # Errors
-    /// As [`Assistant::score_answers`].
+    /// As [`Assistant::verify`].
     pub fn verify_clip(&self, clip: &Clip, label: &str) -> Result<Verification> {
+        match self.options.verify {
+            VerifyMethod::YesNo => self.verify_yes_no(clip, label),
+            VerifyMethod::Ranking => self.verify_by_ranking(clip, label),
+        }
+    }
+
+    /// [`VerifyMethod::Ranking`]: `label` ranked among the model's labels (and itself).
+    ///
+    /// # Errors
+    /// As [`Assistant::rank_labels`]; [`Error::Task`] when the model has no labels.
+    pub fn verify_by_ranking(&self, clip: &Clip, label: &str) -> Result<Verification> {
+        if self.labels.is_empty() {
+            return Err(Error::Task(
+                "verify by ranking needs the model's labels (its manifest has none)".into(),
+            ));
+        }
+        let mut labels = self.labels.clone();
+        if !labels.iter().any(|l| l == label) {
+            labels.push(label.to_string());
+        }
+        let ranking = self.rank_labels(clip, &labels)?;
+        Verification::from_ranking(&ranking, label)
+            .ok_or_else(|| Error::Task(format!("{label:?} missing from its own ranking")))
+    }
+
+    /// [`VerifyMethod::YesNo`]: the Disc-FT question, P(YES) against P(NO).
+    ///
+    /// # Errors
+    /// As [`Assistant::score_answers`].
+    pub fn verify_yes_no(&self, clip: &Clip, label: &str) -> Result<Verification> {
         let ids = self.prompt_ids(clip.frames, &prompts::discft_question(label))?;
         let candidates = [
             self.encode_answer(prompts::YES)?,
@@ -256,6 +287,7 @@ impl Assistant {
             label: label.to_string(),
             yes_probability: p[0],
             yes: p[0] >= p[1],
+            method: VerifyMethod::YesNo,
         })
     }
 }

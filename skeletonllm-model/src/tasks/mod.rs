@@ -1,6 +1,8 @@
 //! The SkeletonLLM tasks on a skeleton clip: `recognize` (the authors' label-only multiple-choice
 //! prompt, plus every candidate label scored by likelihood), `caption`, `ask` (free-form
-//! questions) and `verify` (the Disc-FT YES/NO question with its probability).
+//! questions) and `verify` (the Disc-FT YES/NO question with its probability, or, for a model
+//! whose YES/NO head did not learn, the label ranked against the model's own labels:
+//! [`VerifyMethod`]).
 //!
 //! Every task renders the clip once with the model's DrAction (any layout: NTU-25 takes the
 //! exact path, every other layout the cross-topology path), builds the prompt of
@@ -43,6 +45,8 @@ pub struct TaskOptions {
     /// The layout every input is retargeted to before rendering (a bundle's
     /// `input_layout`); `None`: rendered in its own layout.
     pub input_layout: Option<draction::Layout>,
+    /// How `verify` decides.
+    pub verify: VerifyMethod,
     /// Upper bound on generated tokens for labels and YES/NO answers.
     pub max_label_tokens: usize,
     /// Upper bound on generated tokens for captions and free answers.
@@ -56,6 +60,7 @@ impl Default for TaskOptions {
             sampler: FrameSampler::Middle,
             raster: Rasterizer::Fast,
             input_layout: None,
+            verify: VerifyMethod::YesNo,
             system: prompts::TEMPLATE_SYSTEM_MESSAGE.to_string(),
             max_label_tokens: 32,
             max_text_tokens: 96,
@@ -87,15 +92,53 @@ pub struct Recognition {
     pub ranking: Vec<LabelScore>,
 }
 
+/// How [`Assistant::verify`] decides whether a clip shows an action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyMethod {
+    /// The Disc-FT question "is the action X?" answered YES or NO (the authors' Stage 2).
+    #[default]
+    YesNo,
+    /// The label ranked by likelihood among the model's own labels (and itself, when it is
+    /// not one of them) under the recognition prompt: YES when it ranks first. For a model
+    /// whose YES/NO answers did not learn to follow the clip.
+    Ranking,
+}
+
+impl VerifyMethod {
+    /// Whether this is the default ([`VerifyMethod::YesNo`]), left out of a bundle's manifest.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// The result of [`Assistant::verify`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Verification {
     /// The label asked about.
     pub label: String,
-    /// P(YES) against P(NO), from their likelihoods as answers.
+    /// P(YES) against P(NO), from their likelihoods as answers; with
+    /// [`VerifyMethod::Ranking`], the label's probability among the ranked labels.
     pub yes_probability: f32,
-    /// Whether YES is the likelier answer.
+    /// Whether YES is the likelier answer (with [`VerifyMethod::Ranking`]: the label ranks
+    /// first).
     pub yes: bool,
+    /// How the answer was reached.
+    pub method: VerifyMethod,
+}
+
+impl Verification {
+    /// The [`VerifyMethod::Ranking`] answer about `label` from a `ranking` (best first) that
+    /// holds it; `None` when it does not.
+    pub fn from_ranking(ranking: &[LabelScore], label: &str) -> Option<Self> {
+        let score = ranking.iter().find(|s| s.label == label)?;
+        Some(Self {
+            label: label.to_string(),
+            yes_probability: score.probability,
+            yes: ranking.first().is_some_and(|s| s.label == label),
+            method: VerifyMethod::Ranking,
+        })
+    }
 }
 
 /// Softmax of host scores (stable).
