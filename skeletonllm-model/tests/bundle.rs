@@ -52,6 +52,12 @@ fn manifest(lora: &LoraConfig) -> BundleManifest {
     }
 }
 
+/// `model` saved as a bundle in `out` with the manifest `m`, the fixture GGUF beside it.
+fn saved(out: &Path, model: &SkeletonLlm, config: &InternVlConfig, m: &BundleManifest) {
+    save_bundle(out, model, config, m).unwrap();
+    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+}
+
 fn logits(model: &SkeletonLlm, ids: &[i64], pixels: Option<Tensor<4>>) -> Vec<f32> {
     let device = model
         .internvl
@@ -223,8 +229,7 @@ fn a_bundles_input_layout_retargets_every_input_and_an_unknown_one_is_named() {
     let out = dir.path().join("bundle");
     let mut m = manifest(&lora);
     m.input_layout = Some("smpl22".into());
-    save_bundle(&out, &model, &config, &m).unwrap();
-    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+    saved(&out, &model, &config, &m);
     let assistant = Assistant::load(&out, &device).unwrap();
     let layout = assistant.options.input_layout.as_ref().unwrap();
     assert_eq!(layout.name, "smpl22");
@@ -263,10 +268,9 @@ fn a_bundle_that_verifies_by_ranking_says_yes_to_its_first_ranked_label_only() {
     let text = std::fs::read_to_string(out.join("config.json")).unwrap();
     assert!(!text.contains("\"verify\""), "{text}");
     m.verify = VerifyMethod::Ranking;
-    save_bundle(&out, &model, &config, &m).unwrap();
+    saved(&out, &model, &config, &m);
     let text = std::fs::read_to_string(out.join("config.json")).unwrap();
     assert!(text.contains("\"verify\": \"ranking\""), "{text}");
-    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
     let assistant = Assistant::load(&out, &device).unwrap();
     assert_eq!(assistant.options.verify, VerifyMethod::Ranking);
     let skel = standing_ntu(4);
@@ -351,8 +355,7 @@ fn a_weight_file_from_another_run_is_named_and_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let (model, config, lora) = adapted(&device, dir.path());
     let out = dir.path().join("bundle");
-    save_bundle(&out, &model, &config, &manifest(&lora)).unwrap();
-    std::fs::copy(gguf(), out.join("tiny_llama.gguf")).unwrap();
+    saved(&out, &model, &config, &manifest(&lora));
     let m = bundle::read_manifest(&out).unwrap().unwrap();
     assert_eq!(m.files.len(), 2, "{:?}", m.files);
     assert_eq!(
