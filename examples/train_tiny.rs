@@ -220,9 +220,9 @@ fn manifest(
 fn main() -> Result<()> {
     let args = Args::parse();
     let input_layout = (args.input_layout != "own").then_some(args.input_layout.as_str());
-    let reading = input_layout
-        .map(|name| Layout::builtin(name).map_err(|e| anyhow!("--input-layout {name}: {e}")))
-        .transpose()?;
+    if let Some(name) = input_layout {
+        Layout::builtin(name).map_err(|e| anyhow!("--input-layout {name}: {e}"))?;
+    }
     let verify: VerifyMethod = serde_json::from_value(serde_json::json!(args.verify))
         .map_err(|_| anyhow!("--verify {}: expected ranking or yes-no", args.verify))?;
     let device = skeletonllm::device();
@@ -235,25 +235,6 @@ fn main() -> Result<()> {
         },
     )
     .context("building the dataset (run scripts/fetch-data.sh first)")?;
-    // Training clips are read as the bundle reads its inputs: retargeted to the input layout
-    // (held-out clips stay in their own layouts; the assistant retargets them, as it does any
-    // user's file).
-    let clips: Vec<MotionClip> = match &reading {
-        Some(layout) => clips
-            .into_iter()
-            .map(|c| {
-                if c.held_out || c.skeleton.layout().name == layout.name {
-                    c
-                } else {
-                    MotionClip {
-                        skeleton: std::sync::Arc::new(c.skeleton.retarget(layout)),
-                        ..c
-                    }
-                }
-            })
-            .collect(),
-        None => clips,
-    };
     let held_out: Vec<&MotionClip> = clips.iter().filter(|c| c.held_out).collect();
     eprintln!(
         "data: {} clips ({} training, {} held out) from real mocap and procedural motion, {:.1} s",
