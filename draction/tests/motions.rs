@@ -155,31 +155,6 @@ fn walking_and_running_travel_at_human_speeds_and_a_run_outpaces_a_walk() {
     }
 }
 
-#[test]
-fn some_jumps_go_forward_and_the_others_stay_on_the_spot() {
-    let (mut forward, mut on_the_spot) = (0, 0);
-    for performer in 0..16 {
-        let (_, s) = clip("jumping", performer, 5);
-        let speed = ground_speed(&s, 89.0 / 30.0);
-        // Standing long jumps of 0.5–1.1 leg lengths every 1.5 s or less at any tempo: at
-        // least 0.2 m/s; on the spot, only the crouch's small hip shift.
-        if speed > 0.2 {
-            forward += 1;
-            assert!(
-                speed < 1.5,
-                "performer {performer}: jumps along at {speed} m/s"
-            );
-        } else {
-            on_the_spot += 1;
-            assert!(speed < 0.1, "performer {performer}: drifts {speed} m/s");
-        }
-    }
-    assert!(
-        forward >= 4 && on_the_spot >= 4,
-        "{forward} forward, {on_the_spot} on the spot of 16"
-    );
-}
-
 /// `angle` brought into [−π, π).
 fn wrapped(angle: f32) -> f32 {
     (angle + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI

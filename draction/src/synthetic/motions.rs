@@ -580,15 +580,13 @@ fn locomotion(c: &Clip, t: f32, run: bool) -> Pose {
     pose
 }
 
-/// Repeated jumps: crouch, take off, fly, land, recover. Half the clips jump on the spot, the
-/// other half forward (standing long jumps of 0.5–1.1 leg lengths, a few in a row).
+/// Repeated jumps on the spot: crouch, take off, fly, land, recover.
 fn jumping(c: &Clip, t: f32) -> Pose {
     let p = c.p;
     let b = &p.body;
     let (l, r, a) = (b.leg(), b.arm(), p.amplitude);
     let mut pose = Pose::standing(p);
-    let period = c.period(1.5);
-    let ph = c.cycle(t, period);
+    let ph = c.cycle(t, c.period(1.5));
     let (take_off, touch_down) = (0.42, 0.68);
     let crouch = if ph < take_off {
         ramp(ph, 0.08, 0.3) * (1.0 - ramp(ph, 0.33, take_off))
@@ -601,22 +599,12 @@ fn jumping(c: &Clip, t: f32) -> Pose {
     } else {
         0.0
     };
-    // Forward jumps: the body travels (along −z) while in the air, a whole jump per cycle.
-    let reach = if c.choice < 0.5 {
-        0.0
-    } else {
-        (0.5 + 1.2 * (c.choice - 0.5)) * l * a.sqrt()
-    };
-    let flown = ramp(ph, take_off, touch_down);
-    let jumps = (t * p.tempo / period + c.phase).floor();
-    let travel = -reach * (jumps + flown);
     pose.root[1] += air - crouch * 0.3 * l;
-    pose.root[2] += crouch * 0.08 * l + travel;
+    pose.root[2] += crouch * 0.08 * l;
     pose.pitch += crouch * 0.55;
     pose.head_pitch -= crouch * 0.3;
     for i in [LEFT, RIGHT] {
         pose.ankles[i][1] += air * 0.9;
-        pose.ankles[i][2] += travel;
         pose.toe_pitch[i] = -(air / b.foot_length).min(0.5) * 0.5;
         pose.knee_poles[i] = [side(i) * 0.25, 0.0, -1.0];
         // Arms swing back in the crouch and up through the take-off.
@@ -937,11 +925,6 @@ pub fn generate(
         "walking" | "running" => {
             let turn = if clip.choice < 0.5 { -1.0 } else { 1.0 };
             performer.yaw * 0.2 + turn * uniform(&mut rng, 1.2, 1.9)
-        }
-        // Forward jumps (see [`jumping`]) are seen from the side more often than not.
-        "jumping" if clip.choice >= 0.5 => {
-            let turn = if clip.both { -1.0 } else { 1.0 };
-            performer.yaw * 0.3 + turn * uniform(&mut rng, 0.8, 1.7)
         }
         // Fighters stand turned, so punches and kicks are seen at three quarters.
         "punching" | "kicking" => {
