@@ -299,7 +299,7 @@ pub fn verify(file: &Path, args: &TaskArgs, label: &str) -> Result<()> {
         match v.method {
             VerifyMethod::YesNo => outln!("{answer} (P(YES) = {:.3})", v.yes_probability)?,
             VerifyMethod::Ranking => {
-                let n = a.labels.len() + usize::from(!a.labels.iter().any(|l| l == label));
+                let n = a.verify_candidates(label).len();
                 let rank = if v.yes {
                     "ranks first"
                 } else {

@@ -262,13 +262,19 @@ impl Assistant {
                 "verify by ranking needs the model's labels (its manifest has none)".into(),
             ));
         }
+        let ranking = self.rank_labels(clip, &self.verify_candidates(label))?;
+        Verification::from_ranking(&ranking, label)
+            .ok_or_else(|| Error::Task(format!("{label:?} missing from its own ranking")))
+    }
+
+    /// The labels [`Assistant::verify_by_ranking`] ranks `label` among: the model's own, and
+    /// `label` itself when it is not one of them.
+    pub fn verify_candidates(&self, label: &str) -> Vec<String> {
         let mut labels = self.labels.clone();
         if !labels.iter().any(|l| l == label) {
             labels.push(label.to_string());
         }
-        let ranking = self.rank_labels(clip, &labels)?;
-        Verification::from_ranking(&ranking, label)
-            .ok_or_else(|| Error::Task(format!("{label:?} missing from its own ranking")))
+        labels
     }
 
     /// [`VerifyMethod::YesNo`]: the Disc-FT question, P(YES) against P(NO).
