@@ -15,12 +15,12 @@
 //! labels, captioning with template captions, and the Disc-FT YES/NO question on true,
 //! confusable and unrelated labels. The trainable set is Stage 3's (renderer, projector, LoRA)
 //! plus the ViT; plain answer cross entropy. The bundle reads every input through SMPL-22
-//! (`--input-layout`) and answers `verify` by ranking (`--verify`). The evaluation (`eval.json`) ranks the bundle's labels on every held-out
-//! clip (per collection, per label) and on the first clip of every held-out real source
-//! converted to each built-in layout, asks `verify` (by ranking and as the YES/NO question)
-//! about the true, a confusable and an unrelated label, captions a spread of clips, and records the first clip of
-//! every held-out recording with its prediction (`check_clips`, re-checked by
-//! `tests/bundled_model.rs`).
+//! (`--input-layout`) and answers `verify` by ranking (`--verify`). The evaluation
+//! (`eval.json`) ranks the bundle's labels on every held-out clip (per collection, per label)
+//! and on the first clip of every held-out real source converted to each built-in layout,
+//! asks `verify` (by ranking and as the YES/NO question) about the true, a confusable and an
+//! unrelated label, captions a spread of clips, and records the first clip of every held-out
+//! recording with its prediction (`check_clips`, re-checked by `tests/bundled_model.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
